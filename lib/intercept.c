@@ -1,0 +1,215 @@
+/*
+ * The interposed pthread calls. Each wrapper calls the real function in
+ * glibc and tells acquire.c what happened; it returns the real call's result
+ * and leaves errno as the real call left it (lh_enter saves it, lh_leave
+ * restores it before the real call, and the after-path restores it again).
+ *
+ * Real functions: glibc's __pthread_mutex_* aliases are bound at link time
+ * through .symver (no dlsym, so they work before and during start-up); the
+ * rest are looked up once with dlsym(RTLD_NEXT).
+ *
+ * Exported with default visibility and no symbol version (liblockhound.sym
+ * versions only lh_*), so that they interpose whatever version the program
+ * asked for: a versioned definition would not match GLIBC_2.2.5 references.
+ */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <time.h>
+
+#define LH_BUILDING_RUNTIME
+#include "lockhound.h"
+#include "lockhound-private.h"
+
+#define RA() ((uintptr_t)__builtin_return_address(0))
+#define CFA() ((uintptr_t)__builtin_dwarf_cfa())
+
+extern int real_mutex_lock(pthread_mutex_t *m);
+extern int real_mutex_trylock(pthread_mutex_t *m);
+extern int real_mutex_unlock(pthread_mutex_t *m);
+extern int real_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr);
+extern int real_mutex_destroy(pthread_mutex_t *m);
+__asm__(".symver real_mutex_lock, __pthread_mutex_lock@GLIBC_2.2.5");
+__asm__(".symver real_mutex_trylock, __pthread_mutex_trylock@GLIBC_2.2.5");
+__asm__(".symver real_mutex_unlock, __pthread_mutex_unlock@GLIBC_2.2.5");
+__asm__(".symver real_mutex_init, __pthread_mutex_init@GLIBC_2.2.5");
+__asm__(".symver real_mutex_destroy, __pthread_mutex_destroy@GLIBC_2.2.5");
+
+typedef int (*timedlock_fn)(pthread_mutex_t *, const struct timespec *);
+typedef int (*clocklock_fn)(pthread_mutex_t *, clockid_t, const struct timespec *);
+
+static timedlock_fn real_mutex_timedlock;
+static clocklock_fn real_mutex_clocklock;
+
+/* dlsym may allocate, and the allocator may lock: callers are busy or before
+ * start-up, so such calls pass straight through. */
+static void *
+next_symbol(const char *name)
+{
+	return dlsym(RTLD_NEXT, name);
+}
+
+#define RESOLVE(var, name)                                                               \
+	do {                                                                             \
+		if (LH_UNLIKELY(!(var)))                                                 \
+			(var) = (__typeof__(var))next_symbol(name);                       \
+	} while (0)
+
+static inline bool
+acquired(int rc)
+{
+	return rc == 0 || rc == EOWNERDEAD;
+}
+
+static inline void
+after(struct lh_thread *t, struct lh_acq *a, int rc)
+{
+	int err;
+
+	if (!acquired(rc))
+		return;
+	err = errno;
+	t->busy = 1;
+	lh_after_lock(t, a);
+	t->busy = 0;
+	errno = err;
+}
+
+LH_EXPORT int
+pthread_mutex_lock(pthread_mutex_t *m)
+{
+	struct lh_thread *t = lh_enter();
+	struct lh_acq a;
+	int rc;
+
+	if (!t)
+		return real_mutex_lock(m);
+	lh_before_lock(t, &a, m, LH_TYPE_MUTEX, LH_MODE_WRITE, LH_BLOCKING, RA(), CFA());
+	lh_leave(t);
+	rc = real_mutex_lock(m);
+	after(t, &a, rc);
+	return rc;
+}
+
+LH_EXPORT int
+pthread_mutex_trylock(pthread_mutex_t *m)
+{
+	struct lh_thread *t = lh_enter();
+	struct lh_acq a;
+	int rc;
+
+	if (!t)
+		return real_mutex_trylock(m);
+	lh_before_lock(t, &a, m, LH_TYPE_MUTEX, LH_MODE_WRITE, LH_TRY, RA(), CFA());
+	lh_leave(t);
+	rc = real_mutex_trylock(m);
+	after(t, &a, rc);
+	return rc;
+}
+
+LH_EXPORT int
+pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime)
+{
+	struct lh_thread *t;
+	struct lh_acq a;
+	int rc;
+
+	RESOLVE(real_mutex_timedlock, "pthread_mutex_timedlock");
+	if (!(t = lh_enter()))
+		return real_mutex_timedlock(m, abstime);
+	lh_before_lock(t, &a, m, LH_TYPE_MUTEX, LH_MODE_WRITE, LH_TIMED, RA(), CFA());
+	lh_leave(t);
+	rc = real_mutex_timedlock(m, abstime);
+	after(t, &a, rc);
+	return rc;
+}
+
+LH_EXPORT int
+pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock, const struct timespec *abstime)
+{
+	struct lh_thread *t;
+	struct lh_acq a;
+	int rc;
+
+	RESOLVE(real_mutex_clocklock, "pthread_mutex_clocklock");
+	if (!(t = lh_enter()))
+		return real_mutex_clocklock(m, clock, abstime);
+	lh_before_lock(t, &a, m, LH_TYPE_MUTEX, LH_MODE_WRITE, LH_TIMED, RA(), CFA());
+	lh_leave(t);
+	rc = real_mutex_clocklock(m, clock, abstime);
+	after(t, &a, rc);
+	return rc;
+}
+
+LH_EXPORT int
+pthread_mutex_unlock(pthread_mutex_t *m)
+{
+	struct lh_thread *t = lh_enter();
+
+	if (t) {
+		lh_on_unlock(t, m);
+		lh_leave(t);
+	}
+	return real_mutex_unlock(m);
+}
+
+LH_EXPORT int
+pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr)
+{
+	int rc = real_mutex_init(m, attr);
+	struct lh_thread *t;
+
+	if (rc == 0 && (t = lh_enter()) != NULL) {
+		lh_on_init(m, LH_TYPE_MUTEX, lh_mutex_kind_of(m), RA());
+		lh_leave(t);
+	}
+	return rc;
+}
+
+LH_EXPORT int
+pthread_mutex_destroy(pthread_mutex_t *m)
+{
+	int rc = real_mutex_destroy(m);
+	struct lh_thread *t;
+
+	if (rc == 0 && (t = lh_enter()) != NULL) {
+		lh_on_destroy(m);
+		lh_leave(t);
+	}
+	return rc;
+}
+
+/* ---- annotations (lockhound.h) ----------------------------------------- */
+
+LH_EXPORT unsigned
+lh_version(void)
+{
+	return LH_VERSION_HEX;
+}
+
+LH_EXPORT void
+lh_lock_name(const void *lock, const char *name)
+{
+	struct lh_thread *t = lh_enter();
+	struct lh_lock *lk;
+
+	if (!t)
+		return;
+	lk = lh_locktab_find(lock);
+	if (!lk)
+		lk = lh_locktab_get(lock, LH_TYPE_MUTEX, lh_mutex_kind_of(lock), RA(), false);
+	if (lk && name) {
+		const char *copy = lh_strdup(name);
+
+		lh_graph_lock();
+		lk->name = copy;
+		if (lk->gnode) {
+			lk->gnode->name = copy;
+			lk->gnode->label = NULL;
+		}
+		lh_graph_unlock();
+	}
+	lh_leave(t);
+}

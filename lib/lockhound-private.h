@@ -1,0 +1,425 @@
+/*
+ * Internal interfaces of liblockhound. Nothing here is installed.
+ *
+ * The runtime is layered: intercept.c (the exported pthread wrappers) calls the
+ * event functions of acquire.c, which keep the per-thread held-lock stack
+ * (thread.c) and ask graph.c about new lock orders. Everything below uses the
+ * internal mutex of sync.c and the arena of arena.c, never an interposed lock
+ * or malloc, so the runtime cannot recurse into itself.
+ */
+#ifndef LOCKHOUND_PRIVATE_H
+#define LOCKHOUND_PRIVATE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define LH_EXPORT __attribute__((visibility("default")))
+#define LH_LIKELY(x) __builtin_expect(!!(x), 1)
+#define LH_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define LH_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- sync.c: the runtime's own futex mutex ---------------------------- */
+
+typedef struct {
+	_Atomic int state; /* 0 free, 1 locked, 2 locked with waiters */
+} lh_mutex_t;
+
+#define LH_MUTEX_INIT {0}
+
+void lh_mutex_lock(lh_mutex_t *mu);
+bool lh_mutex_trylock(lh_mutex_t *mu);
+void lh_mutex_unlock(lh_mutex_t *mu);
+void lh_mutex_reset(lh_mutex_t *mu);
+pid_t lh_gettid(void);
+uint64_t lh_now_ns(void);
+uint64_t lh_realtime_us(void);
+
+/* ---- arena.c: mmap-backed allocator ----------------------------------- */
+
+void *lh_alloc(size_t size);
+void lh_free(void *p, size_t size);
+void *lh_realloc(void *p, size_t old_size, size_t new_size);
+char *lh_strdup(const char *s);
+void lh_arena_atfork_prepare(void);
+void lh_arena_atfork_parent(void);
+void lh_arena_atfork_child(void);
+size_t lh_arena_mapped(void);
+
+/* ---- buf.c: a growable byte buffer for records and text ---------------- */
+
+struct lh_buf {
+	char *p;
+	size_t len;
+	size_t cap;
+	bool oom; /* an allocation failed: the content is truncated */
+};
+
+void lh_buf_init(struct lh_buf *b);
+void lh_buf_release(struct lh_buf *b);
+void lh_buf_reset(struct lh_buf *b);
+void lh_buf_putn(struct lh_buf *b, const char *s, size_t n);
+void lh_buf_puts(struct lh_buf *b, const char *s);
+void lh_buf_putc(struct lh_buf *b, char c);
+void lh_buf_put_u64(struct lh_buf *b, uint64_t v);
+void lh_buf_put_i64(struct lh_buf *b, int64_t v);
+void lh_buf_put_hex(struct lh_buf *b, uint64_t v);
+void lh_buf_put_json_str(struct lh_buf *b, const char *s);
+void lh_buf_put_pad(struct lh_buf *b, size_t width, size_t used);
+size_t lh_fmt_u64(char *dst, uint64_t v);
+size_t lh_fmt_hex(char *dst, uint64_t v);
+
+/* ---- options.c --------------------------------------------------------- */
+
+#define LH_PATH_MAX 1024
+
+struct lh_options {
+	char log_path[LH_PATH_MAX]; /* "" = no log file */
+	int exitcode;		    /* -1 = not set */
+};
+
+extern struct lh_options lh_opt;
+
+typedef void (*lh_warn_fn)(const char *key, const char *why, void *arg);
+
+void lh_options_defaults(struct lh_options *o);
+int lh_options_parse(struct lh_options *o, const char *s, lh_warn_fn warn, void *arg);
+bool lh_option_known(const char *key);
+int lh_option_check(const char *key, const char *value, const char **why);
+
+/* ---- locks ------------------------------------------------------------- */
+
+enum lh_lock_type {
+	LH_TYPE_MUTEX = 0,
+	LH_TYPE_RWLOCK,
+	LH_TYPE_SPIN,
+	LH_TYPE_MTX, /* C11 mtx_t */
+	LH_TYPE_COUNT,
+};
+
+enum lh_mutex_kind {
+	LH_KIND_NORMAL = 0,
+	LH_KIND_RECURSIVE = 1,
+	LH_KIND_ERRORCHECK = 2,
+	LH_KIND_ADAPTIVE = 3,
+};
+
+/* lh_lock.kind of an rwlock: how it treats readers behind a waiting writer. */
+#define LH_RWLOCK_READER_PREFERRED 0	  /* glibc default: reads are recursive */
+#define LH_RWLOCK_WRITER_NONRECURSIVE 2 /* PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP */
+
+enum lh_mode {
+	LH_MODE_WRITE = 0, /* exclusive */
+	LH_MODE_READ = 1,  /* shared */
+};
+
+enum lh_how {
+	LH_BLOCKING = 0,
+	LH_TRY,
+	LH_TIMED,
+};
+
+struct lh_gnode;
+
+/*
+ * A lock instance we know about. Nodes are type-stable: a destroyed lock's
+ * node returns to a free list and is reused, never unmapped, so that a
+ * lock-free reader that races with a destroy reads stale but valid memory.
+ * The id is unique for the life of the process: it changes when the node is
+ * reused, so (node, id) names one lock instance and one generation.
+ */
+struct lh_lock {
+	_Atomic(uintptr_t) addr;	   /* the user's lock; 0 while free */
+	_Atomic(struct lh_lock *) next; /* bucket chain in the lock table */
+	uint64_t id;
+	uint8_t type;	       /* enum lh_lock_type */
+	uint8_t kind;	       /* enum lh_mutex_kind */
+	uint8_t from_init;     /* made by an init call (else first seen in use) */
+	uint8_t pad;
+	uint32_t pad2;
+	uintptr_t init_pc;	       /* return address of the init call, 0 if none */
+	struct lh_gnode *gnode;	       /* graph state, under the graph mutex */
+	const char *name;	       /* lh_lock_name() annotation, or NULL */
+	struct lh_lock *free_next;     /* free list, under the table mutex */
+};
+
+void lh_locktab_init(void);
+struct lh_lock *lh_locktab_find(const void *addr);
+struct lh_lock *lh_locktab_get(const void *addr, enum lh_lock_type type, int kind,
+			       uintptr_t init_pc, bool from_init);
+void lh_locktab_remove(struct lh_lock *lk);
+size_t lh_locktab_count(void);
+void lh_locktab_atfork_prepare(void);
+void lh_locktab_atfork_parent(void);
+void lh_locktab_atfork_child(void);
+
+/* ---- stack.c: unwinding and the stack depot --------------------------- */
+
+#define LH_STACK_MAX 64
+
+struct lh_frame {
+	uintptr_t pc;	 /* a return address (call site + insn length) */
+	uintptr_t cfa;	 /* its stack pointer at the call (_Unwind_GetCFA) */
+	uintptr_t start; /* start of the enclosing function, 0 if unknown */
+};
+
+typedef uint32_t lh_stack_id; /* 0 = none */
+
+/* Flags of an interned stack. */
+#define LH_STACK_PARTIAL 1u /* only the first frame is known */
+
+void lh_stack_init(void);
+int lh_unwind(struct lh_frame *out, int max, uintptr_t from_cfa);
+uintptr_t lh_function_start(uintptr_t pc);
+lh_stack_id lh_stack_intern(const uintptr_t *pcs, int n, unsigned flags);
+const uintptr_t *lh_stack_get(lh_stack_id id, int *n, unsigned *flags);
+void lh_stack_set_self_range(uintptr_t lo, uintptr_t hi);
+void lh_stack_atfork_prepare(void);
+void lh_stack_atfork_parent(void);
+void lh_stack_atfork_child(void);
+
+/* ---- modules.c: the process's modules, from /proc/self/maps ----------- */
+
+struct lh_module {
+	char *path;
+	uintptr_t lo, hi; /* lowest and highest mapped address of the file */
+	uintptr_t bias;	  /* load bias: file address = pc - bias */
+	char build_id[41]; /* hex, "" if none */
+	int index;
+	bool logged; /* described in the log already */
+};
+
+void lh_modules_init(void);
+int lh_modules_refresh(void);
+const struct lh_module *lh_module_find(uintptr_t addr);
+const struct lh_module *lh_module_at(int index);
+int lh_module_count(void);
+int lh_elf_build_id(const char *path, char *hex, size_t hexsz);
+void lh_modules_atfork_prepare(void);
+void lh_modules_atfork_parent(void);
+void lh_modules_atfork_child(void);
+
+/* ---- symbols.c: in-process names from ELF symbol tables --------------- */
+
+bool lh_symbolize(uintptr_t addr, bool data, const char **name, uintptr_t *off,
+		  const struct lh_module **mod);
+void lh_symbols_atfork_prepare(void);
+void lh_symbols_atfork_parent(void);
+void lh_symbols_atfork_child(void);
+
+/* ---- thread.c: per-thread state --------------------------------------- */
+
+/* One lock the thread holds, in acquisition order. */
+struct lh_held {
+	struct lh_lock *lock;
+	uint64_t id;	   /* lock->id when taken: the node may be reused later */
+	uintptr_t addr;
+	uint64_t chain;	   /* chain key of the held sequence up to here */
+	uintptr_t pc;	   /* return address of the acquire call */
+	uintptr_t cfa;	   /* the wrapper's CFA: stack pointer at the call site */
+	lh_stack_id stack; /* full stack if one was captured, else 0 */
+	uint8_t mode;	   /* enum lh_mode */
+	uint8_t how;	   /* enum lh_how */
+	uint16_t pad;
+	uint32_t count; /* recursion depth of a recursive mutex */
+};
+
+#define LH_HELD_INLINE 32
+#define LH_CHAIN_CACHE 1024 /* power of two */
+
+struct lh_thread {
+	struct lh_held *held; /* held_inline, or an mmap'd array */
+	uint32_t nheld;
+	uint32_t held_cap;
+	pid_t tid;
+	uint32_t serial;
+	int busy; /* inside the runtime: lock calls pass straight through */
+	int saved_errno;
+	bool dead;
+	bool degraded; /* held stack could not grow: tracking stopped */
+	struct lh_thread *next; /* registry, under the registry mutex */
+	uint64_t chain_cache[LH_CHAIN_CACHE];
+	struct lh_held held_inline[LH_HELD_INLINE];
+};
+
+extern __thread struct lh_thread *lh_self __attribute__((tls_model("initial-exec")));
+
+struct lh_thread *lh_thread_create(void);
+void lh_thread_exit(struct lh_thread *t);
+bool lh_thread_grow_held(struct lh_thread *t);
+void lh_thread_name(pid_t tid, char *buf, size_t size);
+void lh_threads_atfork_prepare(void);
+void lh_threads_atfork_parent(void);
+void lh_threads_atfork_child(void);
+
+/* ---- chain.c: lock-chain keys and the global set of validated chains -- */
+
+static inline uint64_t
+lh_chain_mix(uint64_t prev, uint64_t id, unsigned mode)
+{
+	uint64_t h = (prev ^ 0x9e3779b97f4a7c15ull) * 0xbf58476d1ce4e5b9ull;
+
+	h ^= (id << 1 | mode) * 0x94d049bb133111ebull;
+	h ^= h >> 31;
+	h *= 0xd6e8feb86659fd93ull;
+	h ^= h >> 32;
+	return h ? h : 1;
+}
+
+void lh_chainset_init(void);
+bool lh_chainset_contains(uint64_t key);
+void lh_chainset_insert(uint64_t key);
+
+/* ---- graph.c: the lock-order graph ------------------------------------ */
+
+#define LH_GATE_MAX 4
+
+/* A graph node: the order state of one lock instance. */
+struct lh_gnode {
+	uint64_t id;
+	uintptr_t addr;
+	uintptr_t init_pc;
+	uint8_t type, kind, from_init;
+	bool rr;     /* read acquisitions are recursive (reader-preferring rwlock) */
+	bool logged; /* a "lock" record was written */
+	int64_t rank;	/* Pearce-Kelly topological order */
+	uint64_t visit; /* search stamp */
+	uint64_t seen;	/* search states met at this node, valid when visit == stamp */
+	struct lh_edge **out, **in;
+	uint32_t nout, nin, capout, capin;
+	const char *name;  /* annotation */
+	const char *label; /* name used in reports, made on first use */
+};
+
+/* An order edge: some thread took `to` while holding `from`. */
+struct lh_edge {
+	struct lh_gnode *from, *to;
+	uint64_t gates[LH_GATE_MAX]; /* other locks held every time (intersection) */
+	uint8_t ngates;
+	uint8_t from_mode, to_mode; /* of the first occurrence */
+	uint8_t combos;		    /* every (held, taken) mode pair seen: COMBO bits */
+	bool back;     /* closes a cycle: kept out of the topological order */
+	bool reported; /* its cycle was reported */
+	pid_t tid;     /* thread that made it first */
+	uint32_t thread_serial;
+	char thread_name[16];
+	lh_stack_id from_stack; /* where `from` was taken */
+	lh_stack_id to_stack;	/* where `to` was taken while holding `from` */
+	uint64_t seq;		/* first-seen order */
+	uint64_t count;		/* distinct chains that made it */
+	uint64_t time_us;
+};
+
+/* What an edge needs when it is first made (the slow path fills it in). */
+struct lh_edge_info {
+	const uint64_t *gates;
+	int ngates;
+	unsigned from_mode, to_mode;
+	pid_t tid;
+	uint32_t thread_serial;
+	const char *thread_name;
+	lh_stack_id from_stack, to_stack;
+};
+
+#define LH_CYCLE_MAX 64
+
+struct lh_cycle {
+	int n;
+	bool truncated; /* longer than LH_CYCLE_MAX: the first edges only */
+	struct lh_edge *edges[LH_CYCLE_MAX]; /* edges[i]->to == edges[i+1]->from */
+};
+
+/*
+ * Callbacks for what the graph finds; graph.c does no I/O itself, so that the
+ * unit tests can watch it. Both run with the graph mutex held.
+ */
+struct lh_graph_ops {
+	void (*new_edge)(struct lh_edge *e, void *arg);
+	void (*cycle)(const struct lh_cycle *c, void *arg);
+	void *arg;
+};
+
+void lh_graph_init(const struct lh_graph_ops *ops);
+void lh_graph_lock(void);
+void lh_graph_unlock(void);
+struct lh_gnode *lh_graph_node(struct lh_lock *lk);
+struct lh_edge *lh_graph_add_edge(struct lh_gnode *from, struct lh_gnode *to,
+				  const struct lh_edge_info *info, bool *is_new);
+struct lh_edge *lh_graph_find_edge(const struct lh_gnode *from, const struct lh_gnode *to);
+void lh_graph_retire(struct lh_lock *lk);
+size_t lh_graph_pending_count(void);
+size_t lh_graph_edge_count(void);
+size_t lh_graph_node_count(void);
+bool lh_graph_check_order(void);
+void lh_graph_atfork_prepare(void);
+void lh_graph_atfork_parent(void);
+void lh_graph_atfork_child(void);
+
+/* ---- report.c: the log and stderr ------------------------------------- */
+
+void lh_report_init(void);
+void lh_report_reopen_after_fork(void);
+void lh_report_new_edge(struct lh_edge *e, void *arg);
+void lh_report_cycle(const struct lh_cycle *c, void *arg);
+void lh_report_write(const struct lh_buf *text, const struct lh_buf *json);
+void lh_report_count_finding(void);
+bool lh_report_logging(void);
+void lh_report_atfork_prepare(void);
+void lh_report_atfork_parent(void);
+void lh_warn_once(_Atomic int *flag, const char *msg);
+void lh_warn(const char *msg);
+uint64_t lh_report_findings(void);
+void lh_json_begin(struct lh_buf *b, const char *kind, pid_t tid);
+void lh_json_stack(struct lh_buf *b, lh_stack_id id);
+void lh_text_stack(struct lh_buf *b, lh_stack_id id, const char *indent);
+void lh_lock_describe(struct lh_buf *b, const struct lh_gnode *g);
+
+/* ---- runtime.c: initialization, options, fork, exit ------------------- */
+
+extern _Atomic int lh_state; /* 0 not yet, 1 initializing, 2 ready, 3 off */
+extern bool lh_secure;	     /* AT_SECURE: no environment, no files */
+extern uintptr_t lh_self_lo, lh_self_hi;
+
+void lh_init_slow(void);
+
+static inline bool
+lh_ready(void)
+{
+	int s = atomic_load_explicit(&lh_state, memory_order_acquire);
+
+	if (LH_LIKELY(s == 2))
+		return true;
+	if (s == 0)
+		lh_init_slow();
+	return atomic_load_explicit(&lh_state, memory_order_acquire) == 2;
+}
+
+/* ---- acquire.c: lock events ------------------------------------------- */
+
+/* State carried from lh_before_lock to lh_after_lock for one acquisition. */
+struct lh_acq {
+	struct lh_lock *lock;
+	uint64_t id;
+	uint64_t chain;
+	uintptr_t pc, cfa;
+	int reentry; /* index of the held entry of a recursive re-entry, or -1 */
+	lh_stack_id stack; /* this acquisition's stack, if the slow path took one */
+	uint8_t mode, how;
+	bool skip;	/* nothing to record */
+	bool validated; /* the chain is known to the graph */
+};
+
+struct lh_thread *lh_enter(void);
+void lh_leave(struct lh_thread *t);
+void lh_before_lock(struct lh_thread *t, struct lh_acq *a, const void *addr,
+		    enum lh_lock_type type, enum lh_mode mode, enum lh_how how, uintptr_t pc,
+		    uintptr_t cfa);
+void lh_after_lock(struct lh_thread *t, struct lh_acq *a);
+void lh_on_unlock(struct lh_thread *t, const void *addr);
+void lh_on_init(const void *addr, enum lh_lock_type type, int kind, uintptr_t pc);
+void lh_on_destroy(const void *addr);
+int lh_mutex_kind_of(const void *m);
+
+#endif /* LOCKHOUND_PRIVATE_H */

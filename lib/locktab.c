@@ -1,0 +1,187 @@
+/*
+ * The lock table: user lock address -> struct lh_lock. Readers (every lock
+ * call) walk a bucket chain with acquire loads and take no lock; insertion
+ * and removal happen under table_mu. Nodes are type-stable (see
+ * lockhound-private.h): a removed node goes to a free list and is reused for
+ * another lock, so a reader that raced with the removal may follow it into
+ * another chain and miss; a miss always falls back to lh_locktab_get(), which
+ * looks again under the mutex. Lookup costs one hash and, typically, one node.
+ */
+#include "config.h"
+
+#include <string.h>
+#include <sys/mman.h>
+
+#include "lockhound-private.h"
+
+#define NBUCKETS (1u << 16)
+#define NODES_PER_SLAB 1024
+
+static _Atomic(struct lh_lock *) *buckets;
+static lh_mutex_t table_mu = LH_MUTEX_INIT;
+static struct lh_lock *free_nodes;
+static _Atomic uint64_t next_id = 1;
+static size_t live;
+static _Atomic int oom_warned;
+
+static inline size_t
+bucket_of(uintptr_t addr)
+{
+	uint64_t h = (uint64_t)addr * 0x9e3779b97f4a7c15ull;
+
+	return (size_t)(h >> 48) & (NBUCKETS - 1);
+}
+
+void
+lh_locktab_init(void)
+{
+	void *p;
+
+	if (buckets)
+		return;
+	p = mmap(NULL, NBUCKETS * sizeof(*buckets), PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p != MAP_FAILED)
+		buckets = p;
+}
+
+/* Lock-free; may miss a lock that is being inserted or was just reused. */
+struct lh_lock *
+lh_locktab_find(const void *addr)
+{
+	struct lh_lock *lk;
+	uintptr_t a = (uintptr_t)addr;
+	int steps = 0;
+
+	if (LH_UNLIKELY(!buckets))
+		return NULL;
+	lk = atomic_load_explicit(&buckets[bucket_of(a)], memory_order_acquire);
+	while (lk) {
+		if (atomic_load_explicit(&lk->addr, memory_order_relaxed) == a)
+			return lk;
+		/* Nodes reused under our feet can keep a reader walking: give up. */
+		if (++steps > 4096)
+			return NULL;
+		lk = atomic_load_explicit(&lk->next, memory_order_acquire);
+	}
+	return NULL;
+}
+
+static struct lh_lock *
+node_alloc(void)
+{
+	struct lh_lock *lk = free_nodes;
+
+	if (lk) {
+		free_nodes = lk->free_next;
+		return lk;
+	}
+	lk = lh_alloc(NODES_PER_SLAB * sizeof(*lk));
+	if (!lk)
+		return NULL;
+	for (int i = 1; i < NODES_PER_SLAB; i++) {
+		lk[i].free_next = free_nodes;
+		free_nodes = &lk[i];
+	}
+	return lk;
+}
+
+/*
+ * Returns the node for addr, making one if there is none. A made node takes
+ * type, kind and init_pc; from_init says it comes from an init call. Returns
+ * NULL when out of memory (said once; the lock goes untracked).
+ */
+struct lh_lock *
+lh_locktab_get(const void *addr, enum lh_lock_type type, int kind, uintptr_t init_pc,
+	       bool from_init)
+{
+	uintptr_t a = (uintptr_t)addr;
+	struct lh_lock *lk;
+	size_t b;
+
+	if (!buckets)
+		return NULL;
+	b = bucket_of(a);
+	lh_mutex_lock(&table_mu);
+	for (lk = atomic_load_explicit(&buckets[b], memory_order_relaxed); lk;
+	     lk = atomic_load_explicit(&lk->next, memory_order_relaxed))
+		if (atomic_load_explicit(&lk->addr, memory_order_relaxed) == a)
+			goto out;
+	lk = node_alloc();
+	if (!lk) {
+		lh_mutex_unlock(&table_mu);
+		lh_warn_once(&oom_warned, "out of memory for lock nodes; new locks are not "
+					  "tracked");
+		return NULL;
+	}
+	lk->id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
+	lk->type = (uint8_t)type;
+	lk->kind = (uint8_t)kind;
+	lk->from_init = from_init;
+	lk->init_pc = init_pc;
+	lk->gnode = NULL;
+	lk->name = NULL;
+	lk->free_next = NULL;
+	atomic_store_explicit(&lk->addr, a, memory_order_relaxed);
+	atomic_store_explicit(&lk->next, atomic_load_explicit(&buckets[b], memory_order_relaxed),
+			      memory_order_relaxed);
+	/* Publishes the initialized node to lock-free readers. */
+	atomic_store_explicit(&buckets[b], lk, memory_order_release);
+	live++;
+out:
+	lh_mutex_unlock(&table_mu);
+	return lk;
+}
+
+/*
+ * Unlinks lk and puts it on the free list. The caller retired its graph state
+ * already. A reader standing on lk keeps a valid next pointer until reuse.
+ */
+void
+lh_locktab_remove(struct lh_lock *lk)
+{
+	uintptr_t a = atomic_load_explicit(&lk->addr, memory_order_relaxed);
+	_Atomic(struct lh_lock *) *pp;
+	struct lh_lock *cur;
+
+	lh_mutex_lock(&table_mu);
+	pp = &buckets[bucket_of(a)];
+	while ((cur = atomic_load_explicit(pp, memory_order_relaxed)) != NULL) {
+		if (cur == lk) {
+			atomic_store_explicit(pp, atomic_load_explicit(&lk->next,
+								       memory_order_relaxed),
+					      memory_order_release);
+			atomic_store_explicit(&lk->addr, 0, memory_order_relaxed);
+			lk->free_next = free_nodes;
+			free_nodes = lk;
+			live--;
+			break;
+		}
+		pp = &cur->next;
+	}
+	lh_mutex_unlock(&table_mu);
+}
+
+size_t
+lh_locktab_count(void)
+{
+	return live;
+}
+
+void
+lh_locktab_atfork_prepare(void)
+{
+	lh_mutex_lock(&table_mu);
+}
+
+void
+lh_locktab_atfork_parent(void)
+{
+	lh_mutex_unlock(&table_mu);
+}
+
+void
+lh_locktab_atfork_child(void)
+{
+	lh_mutex_reset(&table_mu);
+}

@@ -1,0 +1,172 @@
+/*
+ * LOCKHOUND_OPTIONS: `key=value` pairs separated by `:`. Every key is in the
+ * table below, with its type and range; `lockhound run` checks its
+ * --key=value arguments against the same table. A bad pair gets a warning
+ * naming the key and leaves that option at its default. Runs once, at
+ * start-up, before any thread of ours exists; no locks.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lockhound-private.h"
+
+struct lh_options lh_opt;
+
+enum opt_type { OPT_PATH, OPT_INT };
+
+struct opt {
+	const char *key;
+	enum opt_type type;
+	size_t offset;
+	long min, max;
+};
+
+static const struct opt opts[] = {
+	{"log_path", OPT_PATH, offsetof(struct lh_options, log_path), 0, 0},
+	{"exitcode", OPT_INT, offsetof(struct lh_options, exitcode), 0, 255},
+};
+
+void
+lh_options_defaults(struct lh_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->exitcode = -1;
+}
+
+static const struct opt *
+lookup(const char *key, size_t klen)
+{
+	for (size_t i = 0; i < LH_ARRAY_SIZE(opts); i++)
+		if (strlen(opts[i].key) == klen && memcmp(opts[i].key, key, klen) == 0)
+			return &opts[i];
+	return NULL;
+}
+
+bool
+lh_option_known(const char *key)
+{
+	return lookup(key, strlen(key)) != NULL;
+}
+
+static int
+parse_long(const char *v, long min, long max, long *out, const char **why)
+{
+	char *end;
+	long n;
+
+	if (*v == '\0') {
+		*why = "empty value";
+		return -EINVAL;
+	}
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (*end != '\0') {
+		*why = "not a number";
+		return -EINVAL;
+	}
+	if (errno == ERANGE || n < min || n > max) {
+		*why = "out of range";
+		return -ERANGE;
+	}
+	*out = n;
+	return 0;
+}
+
+/*
+ * Checks one value without storing it: 0, or a negative errno with *why set.
+ * Used by the CLI for `lockhound run --key=value`.
+ */
+int
+lh_option_check(const char *key, const char *value, const char **why)
+{
+	const struct opt *o = lookup(key, strlen(key));
+	long n;
+
+	if (!o) {
+		*why = "unknown option";
+		return -ENOENT;
+	}
+	if (o->type == OPT_INT)
+		return parse_long(value, o->min, o->max, &n, why);
+	if (*value == '\0') {
+		*why = "empty value";
+		return -EINVAL;
+	}
+	if (strlen(value) >= LH_PATH_MAX) {
+		*why = "too long";
+		return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
+static void
+apply(struct lh_options *o, const struct opt *opt, const char *key, const char *value,
+      lh_warn_fn warn, void *arg, int *nwarn)
+{
+	const char *why = NULL;
+	long n;
+
+	if (lh_option_check(key, value, &why) < 0) {
+		warn(key, why, arg);
+		(*nwarn)++;
+		return;
+	}
+	if (opt->type == OPT_INT) {
+		parse_long(value, opt->min, opt->max, &n, &why);
+		*(int *)((char *)o + opt->offset) = (int)n;
+	} else {
+		strcpy((char *)o + opt->offset, value);
+	}
+}
+
+/*
+ * Parses s into o, which holds the defaults. Returns how many warnings were
+ * given; every bad pair is skipped, the rest apply.
+ */
+int
+lh_options_parse(struct lh_options *o, const char *s, lh_warn_fn warn, void *arg)
+{
+	int nwarn = 0;
+	char key[64], value[LH_PATH_MAX];
+
+	while (s && *s) {
+		const char *end = strchr(s, ':');
+		const char *eq;
+		size_t len = end ? (size_t)(end - s) : strlen(s);
+		size_t klen;
+		const struct opt *opt;
+
+		if (len == 0) {
+			s = end ? end + 1 : s + len;
+			continue;
+		}
+		eq = memchr(s, '=', len);
+		klen = eq ? (size_t)(eq - s) : len;
+		if (klen >= sizeof(key))
+			klen = sizeof(key) - 1;
+		memcpy(key, s, klen);
+		key[klen] = '\0';
+		opt = lookup(s, eq ? (size_t)(eq - s) : len);
+		if (!eq) {
+			warn(key, opt ? "missing value" : "unknown option", arg);
+			nwarn++;
+		} else if (!opt) {
+			warn(key, "unknown option", arg);
+			nwarn++;
+		} else if ((size_t)(s + len - eq - 1) >= sizeof(value)) {
+			warn(key, "too long", arg);
+			nwarn++;
+		} else {
+			size_t vlen = (size_t)(s + len - eq - 1);
+
+			memcpy(value, eq + 1, vlen);
+			value[vlen] = '\0';
+			apply(o, opt, key, value, warn, arg, &nwarn);
+		}
+		s = end ? end + 1 : s + len;
+	}
+	return nwarn;
+}

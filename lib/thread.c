@@ -1,0 +1,206 @@
+/*
+ * Per-thread state: the held-lock stack and the chain cache, in one mmap'd
+ * block per thread (initial-exec TLS holds only a pointer: a large TLS block
+ * would make the library impossible to dlopen). A thread's state is made on
+ * its first lock call, registered in a list under registry_mu (for dumps and
+ * the deadlock detector), and recycled when the thread exits, through a
+ * pthread key destructor. The held stack starts inline and grows by mmap;
+ * there is no fixed cap.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "lockhound-private.h"
+
+__thread struct lh_thread *lh_self __attribute__((tls_model("initial-exec")));
+
+static lh_mutex_t registry_mu = LH_MUTEX_INIT;
+static struct lh_thread *threads;   /* live and dead-but-kept */
+static struct lh_thread *free_list; /* recycled blocks */
+static uint32_t next_serial = 1;
+static pthread_key_t exit_key;
+static _Atomic int key_state; /* 0 none, 1 made, 2 failed */
+static _Atomic int oom_warned;
+
+/* Stands in for a thread that is exiting: its lock calls pass through. */
+static struct lh_thread exiting = {.busy = 1};
+
+static void on_thread_exit(void *arg);
+
+static void
+make_key(void)
+{
+	int s = 0;
+
+	if (atomic_load_explicit(&key_state, memory_order_acquire) != 0)
+		return;
+	if (!atomic_compare_exchange_strong(&key_state, &s, 3))
+		return;
+	atomic_store(&key_state, pthread_key_create(&exit_key, on_thread_exit) == 0 ? 1 : 2);
+}
+
+/*
+ * Makes the calling thread's state and registers it. Returns NULL when out of
+ * memory (said once; the thread's locks go untracked).
+ */
+struct lh_thread *
+lh_thread_create(void)
+{
+	struct lh_thread *t;
+
+	lh_mutex_lock(&registry_mu);
+	t = free_list;
+	if (t)
+		free_list = t->next;
+	lh_mutex_unlock(&registry_mu);
+	if (!t) {
+		void *p = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p == MAP_FAILED) {
+			lh_warn_once(&oom_warned, "out of memory for thread state; a thread "
+						  "is not tracked");
+			return NULL;
+		}
+		t = p;
+	} else {
+		memset(t, 0, sizeof(*t));
+	}
+	t->held = t->held_inline;
+	t->held_cap = LH_HELD_INLINE;
+	t->tid = lh_gettid();
+	lh_mutex_lock(&registry_mu);
+	t->serial = next_serial++;
+	t->next = threads;
+	threads = t;
+	lh_mutex_unlock(&registry_mu);
+	make_key();
+	if (atomic_load(&key_state) == 1)
+		pthread_setspecific(exit_key, t);
+	return t;
+}
+
+/* Doubles the held stack. False when out of memory. */
+bool
+lh_thread_grow_held(struct lh_thread *t)
+{
+	size_t cap = (size_t)t->held_cap * 2;
+	struct lh_held *h = mmap(NULL, cap * sizeof(*h), PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (h == MAP_FAILED)
+		return false;
+	memcpy(h, t->held, t->nheld * sizeof(*h));
+	if (t->held != t->held_inline)
+		munmap(t->held, t->held_cap * sizeof(*h));
+	t->held = h;
+	t->held_cap = (uint32_t)cap;
+	return true;
+}
+
+static void
+unlink_locked(struct lh_thread *t)
+{
+	struct lh_thread **pp;
+
+	for (pp = &threads; *pp; pp = &(*pp)->next) {
+		if (*pp == t) {
+			*pp = t->next;
+			return;
+		}
+	}
+}
+
+/* The thread is gone: forget it and recycle its block. */
+void
+lh_thread_exit(struct lh_thread *t)
+{
+	if (t->held != t->held_inline)
+		munmap(t->held, t->held_cap * sizeof(*t->held));
+	t->held = t->held_inline;
+	t->nheld = 0;
+	lh_mutex_lock(&registry_mu);
+	unlink_locked(t);
+	t->next = free_list;
+	free_list = t;
+	lh_mutex_unlock(&registry_mu);
+}
+
+static void
+on_thread_exit(void *arg)
+{
+	struct lh_thread *t = arg;
+
+	if (!t || t == &exiting)
+		return;
+	lh_self = &exiting;
+	lh_thread_exit(t);
+}
+
+/* The thread's name from /proc (async-signal-safe: open, read, close). */
+void
+lh_thread_name(pid_t tid, char *buf, size_t size)
+{
+	char path[64] = "/proc/self/task/";
+	size_t l = strlen(path);
+	ssize_t n;
+	int fd;
+
+	buf[0] = '\0';
+	l += lh_fmt_u64(path + l, (uint64_t)tid);
+	memcpy(path + l, "/comm", 6);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	if (buf[n - 1] == '\n')
+		n--;
+	buf[n] = '\0';
+}
+
+/*
+ * In the child after fork only the forking thread exists: drop every other
+ * thread's state. (Locks they held are lost; issue: report them when the
+ * child waits for one.)
+ */
+void
+lh_threads_atfork_child(void)
+{
+	struct lh_thread *t, *next, *self = lh_self;
+
+	lh_mutex_reset(&registry_mu);
+	for (t = threads; t; t = next) {
+		next = t->next;
+		if (t == self)
+			continue;
+		unlink_locked(t);
+		if (t->held != t->held_inline)
+			munmap(t->held, t->held_cap * sizeof(*t->held));
+		t->held = t->held_inline;
+		t->nheld = 0;
+		t->next = free_list;
+		free_list = t;
+	}
+	if (self && self != &exiting)
+		self->tid = lh_gettid();
+}
+
+void
+lh_threads_atfork_prepare(void)
+{
+	lh_mutex_lock(&registry_mu);
+}
+
+void
+lh_threads_atfork_parent(void)
+{
+	lh_mutex_unlock(&registry_mu);
+}

@@ -1,0 +1,257 @@
+/*
+ * Unit tests for lib/acquire.c: the held stack, chain keys and caches, which
+ * acquisitions make order edges, and lock identity across destroy/init.
+ * Drives the event functions directly, on real (never locked) mutexes.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include "check-main.h"
+#include "lockhound-private.h"
+
+#define N 400
+
+static pthread_mutex_t mus[N];
+static int ncycles;
+
+static void
+on_cycle(const struct lh_cycle *c, void *arg)
+{
+	(void)c;
+	(void)arg;
+	ncycles++;
+}
+
+static struct lh_thread *t;
+
+static void
+setup(void)
+{
+	static const struct lh_graph_ops ops = {NULL, on_cycle, NULL};
+
+	ck_assert(lh_ready());
+	lh_graph_init(&ops);
+	for (int i = 0; i < N; i++)
+		pthread_mutex_init(&mus[i], NULL);
+	t = lh_enter();
+	ck_assert_ptr_nonnull(t);
+	ncycles = 0;
+}
+
+static void
+teardown(void)
+{
+	lh_leave(t);
+}
+
+static void
+lock(int i, enum lh_how how)
+{
+	struct lh_acq a;
+
+	lh_before_lock(t, &a, &mus[i], LH_TYPE_MUTEX, LH_MODE_WRITE, how,
+		       (uintptr_t)__builtin_return_address(0), (uintptr_t)__builtin_dwarf_cfa());
+	lh_after_lock(t, &a);
+}
+
+static void
+unlock(int i)
+{
+	lh_on_unlock(t, &mus[i]);
+}
+
+START_TEST(test_acquire_pushes_and_pops)
+{
+	lock(0, LH_BLOCKING);
+	lock(1, LH_BLOCKING);
+	ck_assert_uint_eq(t->nheld, 2);
+	ck_assert_uint_eq(t->held[1].addr, (uintptr_t)&mus[1]);
+	unlock(1);
+	unlock(0);
+	ck_assert_uint_eq(t->nheld, 0);
+}
+END_TEST
+
+START_TEST(test_acquire_out_of_order_unlock_rekeys)
+{
+	uint64_t direct;
+
+	lock(0, LH_BLOCKING);
+	lock(1, LH_BLOCKING);
+	lock(2, LH_BLOCKING);
+	unlock(1);
+	ck_assert_uint_eq(t->nheld, 2);
+	ck_assert_uint_eq(t->held[1].addr, (uintptr_t)&mus[2]);
+	direct = lh_chain_mix(lh_chain_mix(0, t->held[0].id, 0), t->held[1].id, 0);
+	ck_assert_uint_eq(t->held[1].chain, direct);
+	unlock(2);
+	unlock(0);
+}
+END_TEST
+
+START_TEST(test_acquire_makes_edge_from_every_held_lock)
+{
+	size_t before = lh_graph_edge_count();
+
+	lock(0, LH_BLOCKING);
+	lock(1, LH_BLOCKING);
+	lock(2, LH_BLOCKING);
+	ck_assert_uint_eq(lh_graph_edge_count(), before + 3); /* 0-1, 0-2, 1-2 */
+	unlock(2);
+	unlock(1);
+	unlock(0);
+}
+END_TEST
+
+START_TEST(test_acquire_known_chain_skips_graph)
+{
+	lock(0, LH_BLOCKING);
+	lock(1, LH_BLOCKING);
+	unlock(1);
+	/* A second pass must not need the graph: it would deadlock here, and
+	 * the test case's timeout would fail the test. */
+	lh_graph_lock();
+	lock(1, LH_BLOCKING);
+	lh_graph_unlock();
+	unlock(1);
+	unlock(0);
+}
+END_TEST
+
+START_TEST(test_acquire_trylock_adds_no_edge_into_it)
+{
+	size_t before = lh_graph_edge_count();
+
+	lock(0, LH_BLOCKING);
+	lock(1, LH_TRY);
+	ck_assert_uint_eq(lh_graph_edge_count(), before);
+	lock(2, LH_BLOCKING); /* but edges start from the tried lock */
+	ck_assert_uint_eq(lh_graph_edge_count(), before + 2);
+	unlock(2);
+	unlock(1);
+	unlock(0);
+}
+END_TEST
+
+START_TEST(test_acquire_inversion_reports_once)
+{
+	lock(0, LH_BLOCKING);
+	lock(1, LH_BLOCKING);
+	unlock(1);
+	unlock(0);
+	lock(1, LH_BLOCKING);
+	lock(0, LH_BLOCKING);
+	unlock(0);
+	unlock(1);
+	lock(1, LH_BLOCKING);
+	lock(0, LH_BLOCKING);
+	unlock(0);
+	unlock(1);
+	ck_assert_int_eq(ncycles, 1);
+}
+END_TEST
+
+START_TEST(test_acquire_recursive_reentry_is_counted)
+{
+	pthread_mutexattr_t attr;
+	size_t before = lh_graph_edge_count();
+
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&mus[5], &attr);
+	lh_on_init(&mus[5], LH_TYPE_MUTEX, lh_mutex_kind_of(&mus[5]), 0);
+	lock(5, LH_BLOCKING);
+	lock(5, LH_BLOCKING);
+	lock(5, LH_TRY);
+	ck_assert_uint_eq(t->nheld, 1);
+	ck_assert_uint_eq(t->held[0].count, 3);
+	ck_assert_uint_eq(lh_graph_edge_count(), before); /* no self edge */
+	unlock(5);
+	unlock(5);
+	ck_assert_uint_eq(t->nheld, 1);
+	unlock(5);
+	ck_assert_uint_eq(t->nheld, 0);
+}
+END_TEST
+
+START_TEST(test_acquire_holds_hundreds)
+{
+	for (int i = 0; i < N; i++)
+		lock(i, LH_BLOCKING);
+	ck_assert_uint_eq(t->nheld, N);
+	ck_assert_uint_ge(t->held_cap, N);
+	for (int i = N - 1; i >= 0; i--)
+		unlock(i);
+	ck_assert_uint_eq(t->nheld, 0);
+	ck_assert_int_eq(ncycles, 0);
+}
+END_TEST
+
+START_TEST(test_acquire_reinit_is_a_new_lock)
+{
+	struct lh_lock *before, *after;
+	uint64_t id;
+
+	lock(0, LH_BLOCKING);
+	lock(1, LH_BLOCKING);
+	unlock(1);
+	unlock(0);
+	before = lh_locktab_find(&mus[1]);
+	id = before->id;
+	lh_on_destroy(&mus[1]);
+	lh_on_init(&mus[1], LH_TYPE_MUTEX, 0, 0);
+	after = lh_locktab_find(&mus[1]);
+	ck_assert_uint_ne(after->id, id);
+	lock(1, LH_BLOCKING);
+	lock(0, LH_BLOCKING); /* not an inversion: a different lock 1 */
+	unlock(0);
+	unlock(1);
+	ck_assert_int_eq(ncycles, 0);
+}
+END_TEST
+
+START_TEST(test_acquire_stack_of_held_lock_is_recovered)
+{
+	lock(0, LH_BLOCKING);
+	lock(7, LH_BLOCKING);
+	/* The slow path recovered the stack of lock 0 from the live frame. */
+	ck_assert_uint_ne(t->held[0].stack, 0);
+	{
+		int n;
+		unsigned flags;
+		const uintptr_t *pcs = lh_stack_get(t->held[0].stack, &n, &flags);
+
+		ck_assert_int_gt(n, 1);
+		ck_assert_uint_eq(flags & LH_STACK_PARTIAL, 0);
+		ck_assert_uint_eq(pcs[0], t->held[0].pc);
+	}
+	unlock(7);
+	unlock(0);
+}
+END_TEST
+
+static Suite *
+acquire_suite(void)
+{
+	Suite *s = suite_create("acquire");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_acquire_pushes_and_pops);
+	tcase_add_test(tc, test_acquire_out_of_order_unlock_rekeys);
+	tcase_add_test(tc, test_acquire_makes_edge_from_every_held_lock);
+	tcase_add_test(tc, test_acquire_known_chain_skips_graph);
+	tcase_add_test(tc, test_acquire_trylock_adds_no_edge_into_it);
+	tcase_add_test(tc, test_acquire_inversion_reports_once);
+	tcase_add_test(tc, test_acquire_recursive_reentry_is_counted);
+	tcase_add_test(tc, test_acquire_holds_hundreds);
+	tcase_add_test(tc, test_acquire_reinit_is_a_new_lock);
+	tcase_add_test(tc, test_acquire_stack_of_held_lock_is_recovered);
+	tcase_set_timeout(tc, 30);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(acquire_suite)

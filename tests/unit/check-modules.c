@@ -1,0 +1,97 @@
+/* Unit tests for lib/modules.c: the module map from /proc/self/maps. */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check-main.h"
+#include "lockhound-private.h"
+
+int modules_test_function(void);
+int
+modules_test_function(void)
+{
+	return 42;
+}
+
+START_TEST(test_modules_find_the_executable)
+{
+	char exe[1024];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	const struct lh_module *m;
+
+	ck_assert_int_gt(n, 0);
+	exe[n] = '\0';
+	lh_modules_refresh();
+	m = lh_module_find((uintptr_t)modules_test_function);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_str_eq(m->path, exe);
+	ck_assert_uint_eq(strlen(m->build_id), 40);
+	ck_assert_ptr_eq(lh_module_at(m->index), m);
+}
+END_TEST
+
+START_TEST(test_modules_bias_gives_file_addresses)
+{
+	Dl_info info;
+	const struct lh_module *m = lh_module_find((uintptr_t)&strlen);
+
+	ck_assert_ptr_nonnull(m);
+	ck_assert(strstr(m->path, "libc.so") != NULL);
+	ck_assert(dladdr((void *)&strlen, &info) != 0);
+	ck_assert_uint_eq(m->bias, (uintptr_t)info.dli_fbase);
+}
+END_TEST
+
+START_TEST(test_modules_unmapped_address_is_unknown)
+{
+	int local;
+
+	ck_assert_ptr_null(lh_module_find((uintptr_t)&local));
+	ck_assert_ptr_null(lh_module_find(16));
+	ck_assert_ptr_null(lh_module_at(-1));
+	ck_assert_ptr_null(lh_module_at(1 << 20));
+}
+END_TEST
+
+START_TEST(test_modules_build_id_of_files)
+{
+	char hex[64];
+
+	ck_assert_int_eq(lh_elf_build_id("/proc/self/exe", hex, sizeof(hex)), 0);
+	ck_assert_uint_eq(strlen(hex), 40);
+	ck_assert_int_lt(lh_elf_build_id("/etc/passwd", hex, sizeof(hex)), 0);
+	ck_assert_int_lt(lh_elf_build_id("/nonexistent", hex, sizeof(hex)), 0);
+	ck_assert_int_lt(lh_elf_build_id("/proc/self/exe", hex, 10), 0);
+}
+END_TEST
+
+START_TEST(test_modules_indexes_are_stable)
+{
+	int n = lh_module_count();
+	const struct lh_module *m0 = lh_module_at(0);
+
+	lh_modules_refresh();
+	ck_assert_int_eq(lh_module_count(), n);
+	ck_assert_ptr_eq(lh_module_at(0), m0);
+}
+END_TEST
+
+static Suite *
+modules_suite(void)
+{
+	Suite *s = suite_create("modules");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, test_modules_find_the_executable);
+	tcase_add_test(tc, test_modules_bias_gives_file_addresses);
+	tcase_add_test(tc, test_modules_unmapped_address_is_unknown);
+	tcase_add_test(tc, test_modules_build_id_of_files);
+	tcase_add_test(tc, test_modules_indexes_are_stable);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(modules_suite)

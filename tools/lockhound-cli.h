@@ -1,0 +1,30 @@
+/*
+ * The lockhound command: one file per subcommand, dispatched from main.c.
+ * Every subcommand returns the process exit status: 0 nothing found,
+ * 1 findings, 2 usage or input error (after one line on stderr).
+ */
+#ifndef LOCKHOUND_CLI_H
+#define LOCKHOUND_CLI_H
+
+#include <stdbool.h>
+
+#define EXIT_CLEAN 0
+#define EXIT_FINDINGS 1
+#define EXIT_USAGE 2
+
+struct cli_command {
+	const char *name;
+	const char *summary;
+	int (*main)(int argc, char **argv);
+	void (*usage)(void);
+};
+
+extern const char *cli_progname;
+
+void cli_error(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool cli_wants_help(int argc, char **argv);
+
+int cmd_run(int argc, char **argv);
+void usage_run(void);
+
+#endif

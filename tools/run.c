@@ -1,0 +1,154 @@
+/*
+ * lockhound run [--key=value]... [--] PROG [ARGS]: runs PROG with the runtime
+ * preloaded and the options in LOCKHOUND_OPTIONS. It execs PROG in place, so
+ * PROG keeps our pid and its exit status (or the `exitcode` option's) is
+ * ours; signals reach it directly.
+ *
+ * The runtime is found, in order: $LOCKHOUND_LIBRARY; next to this binary in
+ * a build tree (../lib/.libs/liblockhound.so); the installed $libdir.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../lib/lockhound-private.h"
+#include "lockhound-cli.h"
+
+void
+usage_run(void)
+{
+	printf("usage: lockhound run [--KEY=VALUE]... [--] PROG [ARGS]...\n\n"
+	       "Runs PROG with the lockhound runtime preloaded. Each --KEY=VALUE is a\n"
+	       "runtime option (see lockhound(7)), added to LOCKHOUND_OPTIONS:\n"
+	       "  --log_path=FILE   write JSON-lines records to FILE (%%p: the pid)\n"
+	       "  --exitcode=N      exit with N if anything was reported\n\n"
+	       "Exits with PROG's status; 2 if PROG cannot be run or an option is bad.\n");
+}
+
+static bool
+readable(const char *path)
+{
+	return access(path, R_OK) == 0;
+}
+
+/* Writes the runtime's path into buf; false if none is found. */
+static bool
+find_runtime(char *buf, size_t size)
+{
+	const char *env = getenv("LOCKHOUND_LIBRARY");
+	char self[PATH_MAX];
+	ssize_t n;
+
+	if (env && *env) {
+		snprintf(buf, size, "%s", env);
+		return readable(buf);
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		char *slash;
+
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			/* In the build tree, tools/lockhound sits next to lib/. */
+			if ((size_t)snprintf(buf, size, "%s/../lib/.libs/liblockhound.so", self) <
+				    size &&
+			    readable(buf))
+				return true;
+		}
+	}
+	snprintf(buf, size, "%s/liblockhound.so", LH_LIBDIR);
+	return readable(buf);
+}
+
+static char *
+append(char *s, const char *sep, const char *add)
+{
+	size_t a = s ? strlen(s) : 0, b = strlen(add);
+	char *r = malloc(a + strlen(sep) + b + 1);
+
+	if (!r) {
+		cli_error("run", "out of memory");
+		exit(EXIT_USAGE);
+	}
+	if (s && a) {
+		memcpy(r, s, a);
+		strcpy(r + a, sep);
+		strcat(r, add);
+	} else {
+		strcpy(r, add);
+	}
+	return r;
+}
+
+int
+cmd_run(int argc, char **argv)
+{
+	char lib[PATH_MAX];
+	char *opts = NULL, *preload;
+	const char *env;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *arg = argv[i], *why = NULL;
+		char key[64];
+		const char *eq;
+		size_t klen;
+
+		if (strcmp(arg, "--") == 0) {
+			i++;
+			break;
+		}
+		if (strncmp(arg, "--", 2) != 0)
+			break;
+		eq = strchr(arg, '=');
+		if (!eq) {
+			cli_error("run", "%s: options take the form --key=value", arg);
+			return EXIT_USAGE;
+		}
+		klen = (size_t)(eq - arg - 2);
+		if (klen >= sizeof(key))
+			klen = sizeof(key) - 1;
+		memcpy(key, arg + 2, klen);
+		key[klen] = '\0';
+		if (lh_option_check(key, eq + 1, &why) < 0) {
+			cli_error("run", "--%s: %s", key, why);
+			return EXIT_USAGE;
+		}
+		if (strchr(eq + 1, ':')) {
+			cli_error("run", "--%s: a value cannot contain ':'", key);
+			return EXIT_USAGE;
+		}
+		opts = append(opts, ":", arg + 2);
+	}
+	if (i >= argc) {
+		cli_error("run", "no program to run (see 'lockhound run --help')");
+		return EXIT_USAGE;
+	}
+	if (!find_runtime(lib, sizeof(lib))) {
+		cli_error("run", "%s: the runtime library is missing (set LOCKHOUND_LIBRARY)",
+			  lib);
+		return EXIT_USAGE;
+	}
+	/* Options given here come last, so they win over the environment's. */
+	env = getenv("LOCKHOUND_OPTIONS");
+	if (opts) {
+		char *all = append(env && *env ? strdup(env) : NULL, ":", opts);
+
+		setenv("LOCKHOUND_OPTIONS", all, 1);
+	}
+	env = getenv("LD_PRELOAD");
+	preload = append(strdup(lib), ":", env && *env ? env : "");
+	if (preload[strlen(preload) - 1] == ':')
+		preload[strlen(preload) - 1] = '\0';
+	setenv("LD_PRELOAD", preload, 1);
+	execvp(argv[i], argv + i);
+	cli_error("run", "%s: %s", argv[i], strerror(errno));
+	return EXIT_USAGE;
+}
