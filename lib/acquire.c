@@ -1,19 +1,19 @@
 /*
- * Lock events: what happens around every acquisition and release. Called by
- * the wrappers of intercept.c, with the thread marked busy (lh_enter), so that
- * any lock call made from in here passes straight through.
+ * Lock events: the slow paths behind the inline hot path of acquire.h, and
+ * lock init and destroy. Called from the wrappers of intercept.c with the
+ * thread marked busy (lh_enter), so that any lock call made from in here
+ * passes straight through. Everything here that can make a system call
+ * saves and restores errno: the wrappers leave errno as glibc left it.
  *
- * The hot path, a lock taken in an order this thread has seen, costs a lookup
- * in the lock table, a scan of the held stack (for re-entry), one chain-key
- * mix and one probe of the thread's chain cache: no lock, no shared write.
- * A cache miss tries the global chain set (lock-free), then the slow path:
- * graph_mu, one full stack capture, and an edge from every held lock.
+ * The slow path of an acquisition (a chain this thread has not validated)
+ * tries the global chain set (lock-free), then takes graph_mu, captures one
+ * full stack and adds an edge from every held lock.
  *
  * Stacks: each held entry keeps the return address and the stack pointer of
  * its acquisition (free). When the slow path needs the held lock's stack,
  * it finds the frame that took the lock in the current stack (same function,
- * still live above that stack pointer) and splices: the caller's pc, then the
- * current stack from that frame's callers on. If the frame has returned,
+ * still live around that stack pointer) and splices: the caller's pc, then
+ * the current stack from that frame's callers on. If the frame has returned,
  * only the caller is known and the stack is marked partial.
  */
 #include "config.h"
@@ -22,47 +22,32 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "lockhound-private.h"
+#include "acquire.h"
 
 static _Atomic int held_warned;
 
 /* A thread that must not be tracked (out of memory): every call passes. */
 static struct lh_thread untracked = {.busy = 1};
 
-/*
- * Marks the calling thread busy and returns its state, or NULL if its lock
- * calls must pass straight through (re-entry, start-up, runtime off). Saves
- * errno for lh_leave.
- */
+/* lh_enter() for a thread without state yet: makes it, or NULL. */
 struct lh_thread *
-lh_enter(void)
+lh_enter_slow(void)
 {
-	struct lh_thread *t = lh_self;
+	struct lh_thread *t;
+	int err = errno;
 
-	if (LH_LIKELY(t != NULL)) {
-		if (t->busy)
-			return NULL;
-		t->busy = 1;
-		t->saved_errno = errno;
-		return t;
-	}
-	if (!lh_ready())
+	if (!lh_ready()) {
+		errno = err;
 		return NULL;
+	}
 	lh_self = &untracked; /* while we make the state: pass through */
 	t = lh_thread_create();
+	errno = err;
 	if (!t)
 		return NULL;
 	lh_self = t;
 	t->busy = 1;
-	t->saved_errno = errno;
 	return t;
-}
-
-void
-lh_leave(struct lh_thread *t)
-{
-	errno = t->saved_errno;
-	t->busy = 0;
 }
 
 int
@@ -127,14 +112,14 @@ gates_of(const struct lh_thread *t, uint32_t skip, const struct lh_lock *to, uin
  * The slow path: makes sure the graph has an edge from every held lock to
  * a->lock, with the stacks of both acquisitions, then remembers the chain.
  */
-static void
-validate(struct lh_thread *t, struct lh_acq *a)
+void
+lh_validate(struct lh_thread *t, struct lh_held *a)
 {
 	struct lh_frame frames[LH_STACK_MAX];
 	uintptr_t pcs[LH_STACK_MAX];
 	struct lh_gnode *gto;
 	char tname[16] = "";
-	int nf = -1;
+	int nf = -1, err = errno;
 
 	if (lh_chainset_contains(a->chain))
 		goto cached;
@@ -183,107 +168,73 @@ unlock:
 	lh_graph_unlock();
 cached:
 	t->chain_cache[a->chain & (LH_CHAIN_CACHE - 1)] = a->chain;
-	a->validated = true;
+	errno = err;
 }
 
-/*
- * Before the real acquisition (which may block). Finds the lock, notices a
- * re-entry, and for a blocking acquisition with locks held makes sure the
- * graph knows this order, so that an inversion is reported even if this very
- * call then deadlocks.
- */
-void
-lh_before_lock(struct lh_thread *t, struct lh_acq *a, const void *addr,
-	       enum lh_lock_type type, enum lh_mode mode, enum lh_how how, uintptr_t pc,
-	       uintptr_t cfa)
+/* A lock the table does not know yet (first use of a static initializer, or
+ * locked before we were loaded). NULL when out of memory. */
+struct lh_lock *
+lh_lock_slow(const void *addr, enum lh_lock_type type)
 {
-	struct lh_lock *lk = lh_locktab_find(addr);
-	uint32_t n = t->nheld;
-	uint64_t prev;
+	int err = errno;
+	struct lh_lock *lk = lh_locktab_get(addr, type, kind_of(addr, type), 0, false);
 
-	a->pc = pc;
-	a->cfa = cfa;
-	a->mode = (uint8_t)mode;
-	a->how = (uint8_t)how;
-	a->reentry = -1;
-	a->skip = false;
-	a->validated = false;
-	a->stack = 0;
-	if (LH_UNLIKELY(!lk)) {
-		lk = lh_locktab_get(addr, type, kind_of(addr, type), 0, false);
-		if (!lk) {
-			a->skip = true;
-			return;
-		}
-	}
-	a->lock = lk;
-	a->id = lk->id;
-	for (uint32_t i = n; i-- > 0;) {
-		struct lh_held *h = &t->held[i];
-
-		if (h->lock != lk || h->id != lk->id)
-			continue;
-		if (type == LH_TYPE_MUTEX && lk->kind == LH_KIND_RECURSIVE) {
-			a->reentry = (int)i;
-			return;
-		}
-		/* An errorcheck mutex fails with EDEADLK; a normal one hangs. */
-		a->skip = true;
-		return;
-	}
-	prev = n ? t->held[n - 1].chain : 0;
-	a->chain = lh_chain_mix(prev, lk->id, mode);
-	if (n == 0 || how != LH_BLOCKING)
-		return;
-	if (LH_LIKELY(t->chain_cache[a->chain & (LH_CHAIN_CACHE - 1)] == a->chain)) {
-		a->validated = true;
-		return;
-	}
-	validate(t, a);
+	errno = err;
+	return lk;
 }
 
-/* After a successful acquisition: the lock joins the held stack. */
-void
-lh_after_lock(struct lh_thread *t, struct lh_acq *a)
+/* lh_before_lock() with the held stack full: grow it. */
+bool
+lh_held_grow_slow(struct lh_thread *t)
 {
-	struct lh_held *h;
+	int err = errno;
+	bool ok = lh_thread_grow_held(t);
 
-	if (a->skip)
-		return;
-	if (a->reentry >= 0) {
-		if ((uint32_t)a->reentry < t->nheld && t->held[a->reentry].lock == a->lock)
-			t->held[a->reentry].count++;
-		return;
-	}
-	/* A timed acquisition cannot hang forever: its order counts once it
-	 * succeeds. A trylock never waits, so it adds no order into the lock. */
-	if (a->how == LH_TIMED && t->nheld > 0 &&
-	    t->chain_cache[a->chain & (LH_CHAIN_CACHE - 1)] != a->chain)
-		validate(t, a);
-	if (LH_UNLIKELY(t->nheld == t->held_cap) && !lh_thread_grow_held(t)) {
+	if (!ok)
 		lh_warn_once(&held_warned, "out of memory for a held-lock stack; locks beyond "
 					   "it are not tracked");
-		return;
-	}
-	h = &t->held[t->nheld++];
-	h->lock = a->lock;
-	h->id = a->id;
-	h->addr = (uintptr_t)atomic_load_explicit(&a->lock->addr, memory_order_relaxed);
-	h->chain = a->chain;
-	h->pc = a->pc;
-	h->cfa = a->cfa;
-	h->stack = a->stack;
-	h->mode = a->mode;
-	h->how = a->how;
-	h->count = 1;
+	errno = err;
+	return ok;
 }
 
-/* Before the real release: the lock leaves the held stack. */
+/* The thread takes held[i] again: a recursive mutex counts it; anything
+ * else fails (errorcheck: EDEADLK) or hangs (normal): nothing to record. */
+int
+lh_reentry(struct lh_thread *t, uint32_t i, enum lh_lock_type type)
+{
+	if (type == LH_TYPE_MUTEX && t->held[i].lock->kind == LH_KIND_RECURSIVE)
+		return (int)i;
+	return -1;
+}
+
+/* lh_after_lock() beyond committing a plain hold: a re-entry, a timed lock
+ * (its order counts now), or a slot a signal handler reused meanwhile. */
 void
-lh_on_unlock(struct lh_thread *t, const void *addr)
+lh_after_slow(struct lh_thread *t, int slot, const void *addr)
 {
 	uint32_t n = t->nheld;
+	struct lh_held *h;
 
+	if (slot < 0)
+		return;
+	h = &t->held[slot];
+	if ((uint32_t)slot < n) {
+		if (h->addr == (uintptr_t)addr)
+			h->count++;
+		return;
+	}
+	if ((uint32_t)slot != n || h->addr != (uintptr_t)addr)
+		return; /* overwritten in between: this hold goes untracked */
+	if (h->how == LH_TIMED && n > 0 && !lh_chain_cached(t, h->chain))
+		lh_validate(t, h);
+	t->nheld = n + 1;
+}
+
+/* lh_on_unlock() beyond popping the top: re-entries and out-of-order unlocks.
+ * n is the number of held locks. */
+void
+lh_unlock_slow(struct lh_thread *t, const void *addr, uint32_t n)
+{
 	for (uint32_t i = n; i-- > 0;) {
 		struct lh_held *h = &t->held[i];
 
@@ -310,17 +261,19 @@ lh_on_unlock(struct lh_thread *t, const void *addr)
 void
 lh_on_init(const void *addr, enum lh_lock_type type, int kind, uintptr_t pc)
 {
-	struct lh_lock *lk = lh_locktab_find(addr);
+	int err = errno;
 
-	if (lk)
-		lh_on_destroy(addr);
+	lh_on_destroy(addr);
 	lh_locktab_get(addr, type, kind, pc, true);
+	errno = err;
 }
 
+/* The lock is gone: its node and its orders are retired. */
 void
 lh_on_destroy(const void *addr)
 {
 	struct lh_lock *lk = lh_locktab_find(addr);
+	int err = errno;
 
 	if (!lk)
 		return;
@@ -330,4 +283,5 @@ lh_on_destroy(const void *addr)
 		lh_graph_unlock();
 	}
 	lh_locktab_remove(lk);
+	errno = err;
 }

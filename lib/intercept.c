@@ -1,8 +1,8 @@
 /*
  * The interposed pthread calls. Each wrapper calls the real function in
- * glibc and tells acquire.c what happened; it returns the real call's result
- * and leaves errno as the real call left it (lh_enter saves it, lh_leave
- * restores it before the real call, and the after-path restores it again).
+ * glibc and tells acquire.h what happened; it returns the real call's result
+ * and leaves errno as the real call left it (the hot path never touches
+ * errno; the slow paths save and restore it).
  *
  * Real functions: glibc's __pthread_mutex_* aliases are bound at link time
  * through .symver (no dlsym, so they work before and during start-up); the
@@ -21,7 +21,7 @@
 
 #define LH_BUILDING_RUNTIME
 #include "lockhound.h"
-#include "lockhound-private.h"
+#include "acquire.h"
 
 #define RA() ((uintptr_t)__builtin_return_address(0))
 #define CFA() ((uintptr_t)__builtin_dwarf_cfa())
@@ -64,94 +64,65 @@ acquired(int rc)
 }
 
 static inline void
-after(struct lh_thread *t, struct lh_acq *a, int rc)
+after(struct lh_thread *t, int slot, const void *lock, int rc)
 {
-	int err;
-
 	if (!acquired(rc))
 		return;
-	err = errno;
 	t->busy = 1;
-	lh_after_lock(t, a);
+	lh_after_lock(t, slot, lock);
 	t->busy = 0;
-	errno = err;
 }
+
+/* The body of every blocking, trying or timed acquisition wrapper. */
+#define ACQUIRE(type, mode, how, lock, call)                                             \
+	do {                                                                             \
+		struct lh_thread *t_ = lh_enter();                                       \
+		int slot_, rc_;                                                          \
+                                                                                         \
+		if (!t_)                                                                 \
+			return call;                                                     \
+		slot_ = lh_before_lock(t_, (lock), (type), (mode), (how), RA(), CFA()); \
+		lh_leave(t_);                                                            \
+		rc_ = call;                                                              \
+		after(t_, slot_, (lock), rc_);                                           \
+		return rc_;                                                              \
+	} while (0)
 
 LH_EXPORT int
 pthread_mutex_lock(pthread_mutex_t *m)
 {
-	struct lh_thread *t = lh_enter();
-	struct lh_acq a;
-	int rc;
-
-	if (!t)
-		return real_mutex_lock(m);
-	lh_before_lock(t, &a, m, LH_TYPE_MUTEX, LH_MODE_WRITE, LH_BLOCKING, RA(), CFA());
-	lh_leave(t);
-	rc = real_mutex_lock(m);
-	after(t, &a, rc);
-	return rc;
+	ACQUIRE(LH_TYPE_MUTEX, LH_MODE_WRITE, LH_BLOCKING, m, real_mutex_lock(m));
 }
 
 LH_EXPORT int
 pthread_mutex_trylock(pthread_mutex_t *m)
 {
-	struct lh_thread *t = lh_enter();
-	struct lh_acq a;
-	int rc;
-
-	if (!t)
-		return real_mutex_trylock(m);
-	lh_before_lock(t, &a, m, LH_TYPE_MUTEX, LH_MODE_WRITE, LH_TRY, RA(), CFA());
-	lh_leave(t);
-	rc = real_mutex_trylock(m);
-	after(t, &a, rc);
-	return rc;
+	ACQUIRE(LH_TYPE_MUTEX, LH_MODE_WRITE, LH_TRY, m, real_mutex_trylock(m));
 }
 
 LH_EXPORT int
 pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime)
 {
-	struct lh_thread *t;
-	struct lh_acq a;
-	int rc;
-
 	RESOLVE(real_mutex_timedlock, "pthread_mutex_timedlock");
-	if (!(t = lh_enter()))
-		return real_mutex_timedlock(m, abstime);
-	lh_before_lock(t, &a, m, LH_TYPE_MUTEX, LH_MODE_WRITE, LH_TIMED, RA(), CFA());
-	lh_leave(t);
-	rc = real_mutex_timedlock(m, abstime);
-	after(t, &a, rc);
-	return rc;
+	ACQUIRE(LH_TYPE_MUTEX, LH_MODE_WRITE, LH_TIMED, m, real_mutex_timedlock(m, abstime));
 }
 
 LH_EXPORT int
 pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock, const struct timespec *abstime)
 {
-	struct lh_thread *t;
-	struct lh_acq a;
-	int rc;
-
 	RESOLVE(real_mutex_clocklock, "pthread_mutex_clocklock");
-	if (!(t = lh_enter()))
-		return real_mutex_clocklock(m, clock, abstime);
-	lh_before_lock(t, &a, m, LH_TYPE_MUTEX, LH_MODE_WRITE, LH_TIMED, RA(), CFA());
-	lh_leave(t);
-	rc = real_mutex_clocklock(m, clock, abstime);
-	after(t, &a, rc);
-	return rc;
+	ACQUIRE(LH_TYPE_MUTEX, LH_MODE_WRITE, LH_TIMED, m,
+		real_mutex_clocklock(m, clock, abstime));
 }
 
 LH_EXPORT int
 pthread_mutex_unlock(pthread_mutex_t *m)
 {
-	struct lh_thread *t = lh_enter();
+	struct lh_thread *t = lh_self;
 
-	if (t) {
+	/* No busy marking: forgetting a held lock calls nothing that locks. */
+	if (LH_LIKELY(t != NULL) && LH_LIKELY(!t->busy))
 		lh_on_unlock(t, m);
-		lh_leave(t);
-	}
 	return real_mutex_unlock(m);
 }
 

@@ -145,8 +145,42 @@ struct lh_lock {
 	struct lh_lock *free_next;     /* free list, under the table mutex */
 };
 
+#define LH_LOCKTAB_BUCKETS (1u << 16)
+
+extern _Atomic(struct lh_lock *) *lh_locktab_buckets;
+
+static inline size_t
+lh_locktab_bucket(uintptr_t addr)
+{
+	uint64_t h = (uint64_t)addr * 0x9e3779b97f4a7c15ull;
+
+	return (size_t)(h >> 48) & (LH_LOCKTAB_BUCKETS - 1);
+}
+
+/* Lock-free; may miss a lock that is being inserted or was just reused. */
+static inline struct lh_lock *
+lh_locktab_find(const void *addr)
+{
+	uintptr_t a = (uintptr_t)addr;
+	struct lh_lock *lk;
+	int steps = 0;
+
+	if (LH_UNLIKELY(!lh_locktab_buckets))
+		return NULL;
+	lk = atomic_load_explicit(&lh_locktab_buckets[lh_locktab_bucket(a)],
+				  memory_order_acquire);
+	while (lk) {
+		if (atomic_load_explicit(&lk->addr, memory_order_relaxed) == a)
+			return lk;
+		/* Nodes reused under our feet can keep a reader walking: give up. */
+		if (++steps > 4096)
+			return NULL;
+		lk = atomic_load_explicit(&lk->next, memory_order_acquire);
+	}
+	return NULL;
+}
+
 void lh_locktab_init(void);
-struct lh_lock *lh_locktab_find(const void *addr);
 struct lh_lock *lh_locktab_get(const void *addr, enum lh_lock_type type, int kind,
 			       uintptr_t init_pc, bool from_init);
 void lh_locktab_remove(struct lh_lock *lk);
@@ -236,7 +270,6 @@ struct lh_thread {
 	pid_t tid;
 	uint32_t serial;
 	int busy; /* inside the runtime: lock calls pass straight through */
-	int saved_errno;
 	bool dead;
 	bool degraded; /* held stack could not grow: tracking stopped */
 	struct lh_thread *next; /* registry, under the registry mutex */
@@ -396,28 +429,8 @@ lh_ready(void)
 	return atomic_load_explicit(&lh_state, memory_order_acquire) == 2;
 }
 
-/* ---- acquire.c: lock events ------------------------------------------- */
+/* ---- acquire.c: lock events (the hot path is inline, in acquire.h) ---- */
 
-/* State carried from lh_before_lock to lh_after_lock for one acquisition. */
-struct lh_acq {
-	struct lh_lock *lock;
-	uint64_t id;
-	uint64_t chain;
-	uintptr_t pc, cfa;
-	int reentry; /* index of the held entry of a recursive re-entry, or -1 */
-	lh_stack_id stack; /* this acquisition's stack, if the slow path took one */
-	uint8_t mode, how;
-	bool skip;	/* nothing to record */
-	bool validated; /* the chain is known to the graph */
-};
-
-struct lh_thread *lh_enter(void);
-void lh_leave(struct lh_thread *t);
-void lh_before_lock(struct lh_thread *t, struct lh_acq *a, const void *addr,
-		    enum lh_lock_type type, enum lh_mode mode, enum lh_how how, uintptr_t pc,
-		    uintptr_t cfa);
-void lh_after_lock(struct lh_thread *t, struct lh_acq *a);
-void lh_on_unlock(struct lh_thread *t, const void *addr);
 void lh_on_init(const void *addr, enum lh_lock_type type, int kind, uintptr_t pc);
 void lh_on_destroy(const void *addr);
 int lh_mutex_kind_of(const void *m);

@@ -14,57 +14,26 @@
 
 #include "lockhound-private.h"
 
-#define NBUCKETS (1u << 16)
 #define NODES_PER_SLAB 1024
 
-static _Atomic(struct lh_lock *) *buckets;
+_Atomic(struct lh_lock *) *lh_locktab_buckets;
 static lh_mutex_t table_mu = LH_MUTEX_INIT;
 static struct lh_lock *free_nodes;
 static _Atomic uint64_t next_id = 1;
 static size_t live;
 static _Atomic int oom_warned;
 
-static inline size_t
-bucket_of(uintptr_t addr)
-{
-	uint64_t h = (uint64_t)addr * 0x9e3779b97f4a7c15ull;
-
-	return (size_t)(h >> 48) & (NBUCKETS - 1);
-}
-
 void
 lh_locktab_init(void)
 {
 	void *p;
 
-	if (buckets)
+	if (lh_locktab_buckets)
 		return;
-	p = mmap(NULL, NBUCKETS * sizeof(*buckets), PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	p = mmap(NULL, LH_LOCKTAB_BUCKETS * sizeof(*lh_locktab_buckets),
+		 PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p != MAP_FAILED)
-		buckets = p;
-}
-
-/* Lock-free; may miss a lock that is being inserted or was just reused. */
-struct lh_lock *
-lh_locktab_find(const void *addr)
-{
-	struct lh_lock *lk;
-	uintptr_t a = (uintptr_t)addr;
-	int steps = 0;
-
-	if (LH_UNLIKELY(!buckets))
-		return NULL;
-	lk = atomic_load_explicit(&buckets[bucket_of(a)], memory_order_acquire);
-	while (lk) {
-		if (atomic_load_explicit(&lk->addr, memory_order_relaxed) == a)
-			return lk;
-		/* Nodes reused under our feet can keep a reader walking: give up. */
-		if (++steps > 4096)
-			return NULL;
-		lk = atomic_load_explicit(&lk->next, memory_order_acquire);
-	}
-	return NULL;
+		lh_locktab_buckets = p;
 }
 
 static struct lh_lock *
@@ -99,11 +68,11 @@ lh_locktab_get(const void *addr, enum lh_lock_type type, int kind, uintptr_t ini
 	struct lh_lock *lk;
 	size_t b;
 
-	if (!buckets)
+	if (!lh_locktab_buckets)
 		return NULL;
-	b = bucket_of(a);
+	b = lh_locktab_bucket(a);
 	lh_mutex_lock(&table_mu);
-	for (lk = atomic_load_explicit(&buckets[b], memory_order_relaxed); lk;
+	for (lk = atomic_load_explicit(&lh_locktab_buckets[b], memory_order_relaxed); lk;
 	     lk = atomic_load_explicit(&lk->next, memory_order_relaxed))
 		if (atomic_load_explicit(&lk->addr, memory_order_relaxed) == a)
 			goto out;
@@ -123,10 +92,10 @@ lh_locktab_get(const void *addr, enum lh_lock_type type, int kind, uintptr_t ini
 	lk->name = NULL;
 	lk->free_next = NULL;
 	atomic_store_explicit(&lk->addr, a, memory_order_relaxed);
-	atomic_store_explicit(&lk->next, atomic_load_explicit(&buckets[b], memory_order_relaxed),
+	atomic_store_explicit(&lk->next, atomic_load_explicit(&lh_locktab_buckets[b], memory_order_relaxed),
 			      memory_order_relaxed);
 	/* Publishes the initialized node to lock-free readers. */
-	atomic_store_explicit(&buckets[b], lk, memory_order_release);
+	atomic_store_explicit(&lh_locktab_buckets[b], lk, memory_order_release);
 	live++;
 out:
 	lh_mutex_unlock(&table_mu);
@@ -145,7 +114,7 @@ lh_locktab_remove(struct lh_lock *lk)
 	struct lh_lock *cur;
 
 	lh_mutex_lock(&table_mu);
-	pp = &buckets[bucket_of(a)];
+	pp = &lh_locktab_buckets[lh_locktab_bucket(a)];
 	while ((cur = atomic_load_explicit(pp, memory_order_relaxed)) != NULL) {
 		if (cur == lk) {
 			atomic_store_explicit(pp, atomic_load_explicit(&lk->next,

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "check-main.h"
-#include "lockhound-private.h"
+#include "acquire.h"
 
 #define N 400
 
@@ -49,11 +49,11 @@ teardown(void)
 static void
 lock(int i, enum lh_how how)
 {
-	struct lh_acq a;
+	int slot = lh_before_lock(t, &mus[i], LH_TYPE_MUTEX, LH_MODE_WRITE, how,
+				  (uintptr_t)__builtin_return_address(0),
+				  (uintptr_t)__builtin_dwarf_cfa());
 
-	lh_before_lock(t, &a, &mus[i], LH_TYPE_MUTEX, LH_MODE_WRITE, how,
-		       (uintptr_t)__builtin_return_address(0), (uintptr_t)__builtin_dwarf_cfa());
-	lh_after_lock(t, &a);
+	lh_after_lock(t, slot, &mus[i]);
 }
 
 static void

@@ -6,7 +6,7 @@
 #include <sys/prctl.h>
 
 #include "check-main.h"
-#include "lockhound-private.h"
+#include "acquire.h"
 
 START_TEST(test_thread_state_is_made_once)
 {

@@ -1,0 +1,122 @@
+/*
+ * The hot path of every lock call, inline in the wrappers (intercept.c).
+ *
+ * A lock taken in an order this thread has seen costs: one TLS load, a
+ * lock-free lookup in the lock table, a scan of the held stack for re-entry,
+ * one chain-key mix and one probe of the thread's chain cache; then a push
+ * onto the held stack. No lock, no shared write, no call out of line, and
+ * errno is not touched (only the slow paths can change it; they save it).
+ * Everything else is in acquire.c.
+ */
+#ifndef LOCKHOUND_ACQUIRE_H
+#define LOCKHOUND_ACQUIRE_H
+
+#include "lockhound-private.h"
+
+struct lh_thread *lh_enter_slow(void);
+struct lh_lock *lh_lock_slow(const void *addr, enum lh_lock_type type);
+bool lh_held_grow_slow(struct lh_thread *t);
+int lh_reentry(struct lh_thread *t, uint32_t i, enum lh_lock_type type);
+void lh_validate(struct lh_thread *t, struct lh_held *h);
+void lh_after_slow(struct lh_thread *t, int slot, const void *addr);
+void lh_unlock_slow(struct lh_thread *t, const void *addr, uint32_t n);
+
+/*
+ * Marks the calling thread busy and returns its state, or NULL if its lock
+ * calls must pass straight through: re-entry from the runtime itself (or a
+ * signal handler that interrupted it), start-up, or an untracked thread.
+ */
+static inline struct lh_thread *
+lh_enter(void)
+{
+	struct lh_thread *t = lh_self;
+
+	if (LH_LIKELY(t != NULL)) {
+		if (LH_UNLIKELY(t->busy))
+			return NULL;
+		t->busy = 1;
+		return t;
+	}
+	return lh_enter_slow();
+}
+
+static inline void
+lh_leave(struct lh_thread *t)
+{
+	t->busy = 0;
+}
+
+static inline bool
+lh_chain_cached(const struct lh_thread *t, uint64_t chain)
+{
+	return t->chain_cache[chain & (LH_CHAIN_CACHE - 1)] == chain;
+}
+
+/*
+ * Before the real acquisition, which may block. Fills the next held slot
+ * (not yet counted in nheld), notices a re-entry, and for a blocking
+ * acquisition with locks held makes sure the graph knows this order, so that
+ * an inversion is reported even if this very call then deadlocks. Returns
+ * the slot for lh_after_lock: nheld for a new hold, a lower index for a
+ * recursive re-entry, -1 for nothing to record.
+ */
+static inline __attribute__((always_inline)) int
+lh_before_lock(struct lh_thread *t, const void *addr, enum lh_lock_type type,
+	       enum lh_mode mode, enum lh_how how, uintptr_t pc, uintptr_t cfa)
+{
+	struct lh_lock *lk = lh_locktab_find(addr);
+	uint32_t n = t->nheld;
+	struct lh_held *h;
+
+	if (LH_UNLIKELY(!lk) && !(lk = lh_lock_slow(addr, type)))
+		return -1;
+	if (LH_UNLIKELY(n == t->held_cap) && !lh_held_grow_slow(t))
+		return -1;
+	for (uint32_t i = n; i-- > 0;)
+		if (LH_UNLIKELY(t->held[i].lock == lk) && t->held[i].id == lk->id)
+			return lh_reentry(t, i, type);
+	h = &t->held[n];
+	h->lock = lk;
+	h->id = lk->id;
+	h->addr = (uintptr_t)addr;
+	h->chain = lh_chain_mix(n ? t->held[n - 1].chain : 0, lk->id, mode);
+	h->pc = pc;
+	h->cfa = cfa;
+	h->stack = 0;
+	h->mode = (uint8_t)mode;
+	h->how = (uint8_t)how;
+	h->count = 1;
+	if (n != 0 && how == LH_BLOCKING && LH_UNLIKELY(!lh_chain_cached(t, h->chain)))
+		lh_validate(t, h);
+	return (int)n;
+}
+
+/* After a successful acquisition: the filled slot joins the held stack. */
+static inline __attribute__((always_inline)) void
+lh_after_lock(struct lh_thread *t, int slot, const void *addr)
+{
+	uint32_t n = t->nheld;
+
+	if (LH_LIKELY((uint32_t)slot == n) && LH_LIKELY(t->held[n].addr == (uintptr_t)addr) &&
+	    LH_LIKELY(t->held[n].how != LH_TIMED)) {
+		t->nheld = n + 1;
+		return;
+	}
+	lh_after_slow(t, slot, addr);
+}
+
+/* Before the real release: the lock leaves the held stack. */
+static inline __attribute__((always_inline)) void
+lh_on_unlock(struct lh_thread *t, const void *addr)
+{
+	uint32_t n = t->nheld;
+
+	if (LH_LIKELY(n > 0) && t->held[n - 1].addr == (uintptr_t)addr &&
+	    LH_LIKELY(t->held[n - 1].count == 1)) {
+		t->nheld = n - 1;
+		return;
+	}
+	lh_unlock_slow(t, addr, n);
+}
+
+#endif /* LOCKHOUND_ACQUIRE_H */
