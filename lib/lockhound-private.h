@@ -408,6 +408,8 @@ void lh_json_begin(struct lh_buf *b, const char *kind, pid_t tid);
 void lh_json_stack(struct lh_buf *b, lh_stack_id id);
 void lh_text_stack(struct lh_buf *b, lh_stack_id id, const char *indent);
 void lh_lock_describe(struct lh_buf *b, const struct lh_gnode *g);
+bool lh_report_misuse(const char *what, const void *addr, struct lh_lock *lk,
+		      const char *detail, lh_stack_id taken_at, uintptr_t from_cfa);
 
 /* ---- runtime.c: initialization, options, fork, exit ------------------- */
 

@@ -640,6 +640,127 @@ lh_report_cycle(const struct lh_cycle *c, void *arg)
 	lh_buf_release(&j);
 }
 
+/* Misuse reports already made: (what, call site) pairs, under report_mu. */
+struct misuse_seen {
+	const char *what;
+	uintptr_t site;
+};
+static struct misuse_seen *misuse_seen;
+static size_t nmisuse, capmisuse;
+
+static bool
+misuse_once(const char *what, uintptr_t site)
+{
+	for (size_t i = 0; i < nmisuse; i++)
+		if (misuse_seen[i].site == site && strcmp(misuse_seen[i].what, what) == 0)
+			return false;
+	if (nmisuse == capmisuse) {
+		size_t cap = capmisuse ? capmisuse * 2 : 16;
+		struct misuse_seen *n = lh_realloc(misuse_seen, capmisuse * sizeof(*n),
+						   cap * sizeof(*n));
+
+		if (!n)
+			return true; /* report, even if it may repeat */
+		misuse_seen = n;
+		capmisuse = cap;
+	}
+	misuse_seen[nmisuse++] = (struct misuse_seen){what, site};
+	return true;
+}
+
+/*
+ * Reports a misuse by the calling thread, once per (what, call site):
+ * `what` is the record's "what" (relock, unlock-not-owner, ...), lk the lock
+ * (or NULL; then addr alone names it), detail one sentence for the headline,
+ * taken_at where the lock was taken (0 if unknown), from_cfa the wrapper's
+ * __builtin_dwarf_cfa() (the stack starts at its caller). Returns true if it
+ * was reported now. Not async-signal-safe; takes graph_mu and report_mu.
+ */
+bool
+lh_report_misuse(const char *what, const void *addr, struct lh_lock *lk, const char *detail,
+		 lh_stack_id taken_at, uintptr_t from_cfa)
+{
+	struct lh_frame frames[LH_STACK_MAX];
+	uintptr_t pcs[LH_STACK_MAX];
+	struct lh_gnode *g = NULL;
+	struct lh_buf t, j;
+	char tname[16];
+	pid_t tid = lh_gettid();
+	int err = errno, nf = lh_unwind(frames, LH_STACK_MAX, from_cfa);
+	lh_stack_id here;
+	bool fresh;
+
+	for (int k = 0; k < nf; k++)
+		pcs[k] = frames[k].pc;
+	here = lh_stack_intern(pcs, nf, 0);
+	if (lk) {
+		lh_graph_lock();
+		g = lh_graph_node(lk);
+		lh_graph_unlock();
+	}
+	lh_thread_name(tid, tname, sizeof(tname));
+	lh_buf_init(&t);
+	lh_buf_init(&j);
+	lh_mutex_lock(&report_mu);
+	fresh = misuse_once(what, nf > 0 ? pcs[0] : 0);
+	if (!fresh)
+		goto out;
+	lh_report_count_finding();
+	lh_buf_puts(&t, "lockhound: misuse: ");
+	lh_buf_puts(&t, what);
+	lh_buf_puts(&t, ": ");
+	lh_buf_puts(&t, detail);
+	lh_buf_puts(&t, " (pid ");
+	lh_buf_put_u64(&t, (uint64_t)getpid());
+	lh_buf_puts(&t, ")\n  ");
+	text_thread(&t, tid, tname);
+	lh_buf_puts(&t, ", lock ");
+	if (g) {
+		lh_lock_describe(&t, g);
+	} else {
+		lh_buf_put_hex(&t, (uintptr_t)addr);
+	}
+	lh_buf_puts(&t, "\n    at:\n");
+	lh_text_stack(&t, here, "      ");
+	if (taken_at) {
+		lh_buf_puts(&t, "    the lock was taken at:\n");
+		lh_text_stack(&t, taken_at, "      ");
+	}
+
+	if (g)
+		json_lock_record(&j, g);
+	lh_json_begin(&j, "misuse", tid);
+	lh_buf_puts(&j, ",\"what\":");
+	lh_buf_put_json_str(&j, what);
+	lh_buf_puts(&j, ",\"message\":");
+	lh_buf_put_json_str(&j, detail);
+	lh_buf_puts(&j, ",\"thread\":{\"tid\":");
+	lh_buf_put_u64(&j, (uint64_t)tid);
+	lh_buf_puts(&j, ",\"name\":");
+	lh_buf_put_json_str(&j, tname);
+	lh_buf_puts(&j, "},\"addr\":\"");
+	lh_buf_put_hex(&j, (uintptr_t)addr);
+	lh_buf_putc(&j, '"');
+	if (g) {
+		lh_buf_puts(&j, ",\"lock\":");
+		lh_buf_put_u64(&j, g->id);
+	}
+	lh_buf_puts(&j, ",\"stack\":");
+	lh_json_stack(&j, here);
+	if (taken_at) {
+		lh_buf_puts(&j, ",\"held_stack\":");
+		lh_json_stack(&j, taken_at);
+	}
+	lh_buf_puts(&j, "}\n");
+	emit_locked(&t, &j);
+out:
+	lh_mutex_unlock(&report_mu);
+	lh_buf_release(&t);
+	lh_buf_release(&j);
+	errno = err;
+	return fresh;
+}
+
 /* Expands %p in the log path; false if the result does not fit. */
 static bool
 expand_path(const char *pattern, char *out, size_t size)

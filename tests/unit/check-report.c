@@ -168,6 +168,36 @@ START_TEST(test_report_json_begin_fields)
 }
 END_TEST
 
+__attribute__((noinline)) static bool
+misuse_here(struct lh_lock *lk)
+{
+	return lh_report_misuse("relock", &accounts_lock, lk, "taken again by its holder",
+				ab.from_stack, (uintptr_t)__builtin_dwarf_cfa());
+}
+
+START_TEST(test_report_misuse_once_per_site)
+{
+	struct lh_lock *lk = lh_locktab_get(&accounts_lock, LH_TYPE_MUTEX, 0, 0, false);
+	uint64_t before = lh_report_findings();
+	char *err, *log;
+
+	for (int i = 0; i < 3; i++)
+		ck_assert(misuse_here(lk) == (i == 0)); /* one call site: once */
+	ck_assert_uint_eq(lh_report_findings(), before + 1);
+	err = slurp(errpath);
+	ck_assert_msg(strncmp(err, "lockhound: misuse: relock: taken again by its holder",
+			      52) == 0,
+		      "%s", err);
+	ck_assert(strstr(err, "in test_report_misuse_once_per_site_fn+0x") != NULL);
+	ck_assert(strstr(err, "the lock was taken at:") != NULL);
+	log = slurp(logpath);
+	ck_assert(strstr(log, "\"kind\":\"misuse\"") != NULL);
+	ck_assert(strstr(log, "\"what\":\"relock\"") != NULL);
+	ck_assert(strstr(log, "\"held_stack\":[") != NULL);
+	ck_assert(strstr(log, "\"name\":\"accounts_lock\"") != NULL);
+}
+END_TEST
+
 static Suite *
 report_suite(void)
 {
@@ -181,6 +211,7 @@ report_suite(void)
 	tcase_add_test(tc, test_report_new_edge_writes_lock_stack_and_order);
 	tcase_add_test(tc, test_report_cycle_text_and_record);
 	tcase_add_test(tc, test_report_json_begin_fields);
+	tcase_add_test(tc, test_report_misuse_once_per_site);
 	suite_add_tcase(s, tc);
 	return s;
 }
