@@ -16,10 +16,10 @@
 struct lh_thread *lh_enter_slow(void);
 struct lh_lock *lh_lock_slow(const void *addr, enum lh_lock_type type);
 bool lh_held_grow_slow(struct lh_thread *t);
-int lh_reentry(struct lh_thread *t, uint32_t i, enum lh_lock_type type);
 void lh_validate(struct lh_thread *t, struct lh_held *h);
 void lh_after_slow(struct lh_thread *t, int slot, const void *addr);
-void lh_unlock_slow(struct lh_thread *t, const void *addr, uint32_t n);
+void lh_unlock_slow(struct lh_thread *t, const void *addr, uint32_t n,
+		    enum lh_lock_type type, uintptr_t cfa);
 
 /*
  * Marks the calling thread busy and returns its state, or NULL if its lock
@@ -58,7 +58,7 @@ lh_chain_cached(const struct lh_thread *t, uint64_t chain)
  * acquisition with locks held makes sure the graph knows this order, so that
  * an inversion is reported even if this very call then deadlocks. Returns
  * the slot for lh_after_lock: nheld for a new hold, a lower index for a
- * recursive re-entry, -1 for nothing to record.
+ * counted re-entry, or LH_SLOT_NONE, LH_SLOT_HANGS, LH_SLOT_FAILS.
  */
 static inline __attribute__((always_inline)) int
 lh_before_lock(struct lh_thread *t, const void *addr, enum lh_lock_type type,
@@ -69,12 +69,12 @@ lh_before_lock(struct lh_thread *t, const void *addr, enum lh_lock_type type,
 	struct lh_held *h;
 
 	if (LH_UNLIKELY(!lk) && !(lk = lh_lock_slow(addr, type)))
-		return -1;
+		return LH_SLOT_NONE;
 	if (LH_UNLIKELY(n == t->held_cap) && !lh_held_grow_slow(t))
-		return -1;
+		return LH_SLOT_NONE;
 	for (uint32_t i = n; i-- > 0;)
 		if (LH_UNLIKELY(t->held[i].lock == lk) && t->held[i].id == lk->id)
-			return lh_reentry(t, i, type);
+			return lh_misuse_reentry(t, i, type, mode, cfa);
 	h = &t->held[n];
 	h->lock = lk;
 	h->id = lk->id;
@@ -105,9 +105,10 @@ lh_after_lock(struct lh_thread *t, int slot, const void *addr)
 	lh_after_slow(t, slot, addr);
 }
 
-/* Before the real release: the lock leaves the held stack. */
+/* Before the real release: the lock leaves the held stack. cfa is the
+ * wrapper's, for the stack of a misuse report. */
 static inline __attribute__((always_inline)) void
-lh_on_unlock(struct lh_thread *t, const void *addr)
+lh_on_unlock(struct lh_thread *t, const void *addr, enum lh_lock_type type, uintptr_t cfa)
 {
 	uint32_t n = t->nheld;
 
@@ -116,7 +117,7 @@ lh_on_unlock(struct lh_thread *t, const void *addr)
 		t->nheld = n - 1;
 		return;
 	}
-	lh_unlock_slow(t, addr, n);
+	lh_unlock_slow(t, addr, n, type, cfa);
 }
 
 #endif /* LOCKHOUND_ACQUIRE_H */

@@ -75,9 +75,15 @@ size_t lh_fmt_hex(char *dst, uint64_t v);
 
 #define LH_PATH_MAX 1024
 
+enum lh_on_deadlock {
+	LH_ON_DEADLOCK_REPORT = 0,
+	LH_ON_DEADLOCK_ABORT,
+};
+
 struct lh_options {
 	char log_path[LH_PATH_MAX]; /* "" = no log file */
 	int exitcode;		    /* -1 = not set */
+	int on_deadlock;	    /* enum lh_on_deadlock */
 };
 
 extern struct lh_options lh_opt;
@@ -95,7 +101,8 @@ enum lh_lock_type {
 	LH_TYPE_MUTEX = 0,
 	LH_TYPE_RWLOCK,
 	LH_TYPE_SPIN,
-	LH_TYPE_MTX, /* C11 mtx_t */
+	LH_TYPE_MTX,  /* C11 mtx_t */
+	LH_TYPE_COND, /* not a lock: a condition variable's record (cond.c) */
 	LH_TYPE_COUNT,
 };
 
@@ -143,6 +150,10 @@ struct lh_lock {
 	struct lh_gnode *gnode;	       /* graph state, under the graph mutex */
 	const char *name;	       /* lh_lock_name() annotation, or NULL */
 	struct lh_lock *free_next;     /* free list, under the table mutex */
+	/* A condition variable's waiters and the mutex they use (cond.c). */
+	lh_mutex_t cond_mu;
+	uint32_t cond_waiters;
+	uintptr_t cond_mutex;
 };
 
 #define LH_LOCKTAB_BUCKETS (1u << 16)
@@ -263,6 +274,15 @@ struct lh_held {
 #define LH_HELD_INLINE 32
 #define LH_CHAIN_CACHE 1024 /* power of two */
 
+/* What a thread is blocked on (wait.c). */
+enum lh_wait_kind {
+	LH_WAIT_NONE = 0,
+	LH_WAIT_LOCK,	 /* a contended lock acquisition: wait_addr is the lock */
+	LH_WAIT_COND,	 /* pthread_cond_*wait, cnd_*wait: wait_mutex is the mutex */
+	LH_WAIT_SEM,	 /* sem_*wait */
+	LH_WAIT_BARRIER, /* pthread_barrier_wait */
+};
+
 struct lh_thread {
 	struct lh_held *held; /* held_inline, or an mmap'd array */
 	uint32_t nheld;
@@ -270,9 +290,26 @@ struct lh_thread {
 	pid_t tid;
 	uint32_t serial;
 	int busy; /* inside the runtime: lock calls pass straight through */
-	bool dead;
-	bool degraded; /* held stack could not grow: tracking stopped */
+	bool dead; /* exited holding locks: kept so that their owner is known */
 	struct lh_thread *next; /* registry, under the registry mutex */
+	/*
+	 * What the thread is blocked on now. Written by the thread itself, read
+	 * by others (dumps, the deadlock detector) without a lock: wait_addr is
+	 * stored last on begin (seq_cst) and cleared first on end.
+	 */
+	_Atomic(uintptr_t) wait_addr; /* 0 when not waiting */
+	_Atomic uint8_t wait_kind;    /* enum lh_wait_kind */
+	uint8_t wait_mode;	      /* enum lh_mode of a lock wait */
+	uint8_t wait_type;	      /* enum lh_lock_type of a lock wait */
+	uintptr_t wait_mutex;	      /* the mutex of a condition wait */
+	uintptr_t wait_pc;	      /* where it waits */
+	uint64_t wait_since_ns;	      /* lh_now_ns() when the wait began */
+	/* Held arrays outgrown, kept mapped until the thread ends. */
+	struct {
+		struct lh_held *p;
+		uint32_t cap;
+	} retired[24];
+	uint32_t nretired;
 	uint64_t chain_cache[LH_CHAIN_CACHE];
 	struct lh_held held_inline[LH_HELD_INLINE];
 };
@@ -409,7 +446,8 @@ void lh_json_stack(struct lh_buf *b, lh_stack_id id);
 void lh_text_stack(struct lh_buf *b, lh_stack_id id, const char *indent);
 void lh_lock_describe(struct lh_buf *b, const struct lh_gnode *g);
 bool lh_report_misuse(const char *what, const void *addr, struct lh_lock *lk,
-		      const char *detail, lh_stack_id taken_at, uintptr_t from_cfa);
+		      const char *detail, lh_stack_id taken_at, uintptr_t from_cfa,
+		      uintptr_t site);
 
 /* ---- runtime.c: initialization, options, fork, exit ------------------- */
 
@@ -436,5 +474,48 @@ lh_ready(void)
 void lh_on_init(const void *addr, enum lh_lock_type type, int kind, uintptr_t pc);
 void lh_on_destroy(const void *addr);
 int lh_mutex_kind_of(const void *m);
+int lh_lock_kind_of(const void *addr, enum lh_lock_type type);
+lh_stack_id lh_held_stack_now(struct lh_held *h, uintptr_t cfa);
+
+/* ---- wait.c: what threads are blocked on ------------------------------- */
+
+void lh_wait_begin(struct lh_thread *t, enum lh_wait_kind kind, const void *obj,
+		   enum lh_lock_type type, enum lh_mode mode, const void *mutex,
+		   uintptr_t pc);
+void lh_wait_end(struct lh_thread *t);
+
+/* ---- misuse.c: API misuse checks ---------------------------------------- */
+
+int lh_misuse_reentry(struct lh_thread *t, uint32_t i, enum lh_lock_type type,
+		      enum lh_mode mode, uintptr_t cfa);
+void lh_misuse_unlock(struct lh_thread *t, const void *addr, enum lh_lock_type type,
+		      uintptr_t cfa);
+void lh_misuse_destroy(const void *addr, enum lh_lock_type type, uintptr_t cfa);
+void lh_misuse_exit(struct lh_thread *t);
+void lh_misuse_cond(const void *cond, const void *mutex, const void *other,
+		    uintptr_t cfa);
+void lh_on_deadlock(void);
+pid_t lh_lock_owner(const void *addr, enum lh_lock_type type);
+int lh_lock_state(const void *addr, enum lh_lock_type type);
+
+/* Slots lh_before_lock() returns besides a held index. */
+#define LH_SLOT_NONE (-1)  /* nothing to record */
+#define LH_SLOT_HANGS (-2) /* a relock that never returns (reported) */
+#define LH_SLOT_FAILS (-3) /* a relock the real call refuses (EDEADLK) */
+
+/* ---- cond.c: condition variables ---------------------------------------- */
+
+struct lh_cond_wait {
+	struct lh_thread *t;
+	const void *cond, *mutex;
+	enum lh_lock_type mutex_type;
+	uintptr_t pc, cfa;
+	bool tracked; /* the mutex was on the held stack */
+};
+
+void lh_cond_enter(struct lh_thread *t, struct lh_cond_wait *w);
+void lh_cond_exit(struct lh_cond_wait *w, bool reacquired);
+void lh_cond_cancelled(void *w);
+void lh_cond_destroy(const void *cond);
 
 #endif /* LOCKHOUND_PRIVATE_H */

@@ -15,18 +15,23 @@
 
 struct lh_options lh_opt;
 
-enum opt_type { OPT_PATH, OPT_INT };
+enum opt_type { OPT_PATH, OPT_INT, OPT_ENUM };
 
 struct opt {
 	const char *key;
 	enum opt_type type;
 	size_t offset;
 	long min, max;
+	const char *const *names; /* OPT_ENUM: the values, by number */
 };
 
+static const char *const on_deadlock_names[] = {"report", "abort", NULL};
+
 static const struct opt opts[] = {
-	{"log_path", OPT_PATH, offsetof(struct lh_options, log_path), 0, 0},
-	{"exitcode", OPT_INT, offsetof(struct lh_options, exitcode), 0, 255},
+	{"log_path", OPT_PATH, offsetof(struct lh_options, log_path), 0, 0, NULL},
+	{"exitcode", OPT_INT, offsetof(struct lh_options, exitcode), 0, 255, NULL},
+	{"on_deadlock", OPT_ENUM, offsetof(struct lh_options, on_deadlock), 0, 0,
+	 on_deadlock_names},
 };
 
 void
@@ -76,8 +81,8 @@ parse_long(const char *v, long min, long max, long *out, const char **why)
 }
 
 /*
- * Checks one value without storing it: 0, or a negative errno with *why set.
- * Used by the CLI for `lockhound run --key=value`.
+ * Checks one value without storing it: 0 (an enum's value number), or a
+ * negative errno with *why set. Used by the CLI for `lockhound run`.
  */
 int
 lh_option_check(const char *key, const char *value, const char **why)
@@ -91,6 +96,13 @@ lh_option_check(const char *key, const char *value, const char **why)
 	}
 	if (o->type == OPT_INT)
 		return parse_long(value, o->min, o->max, &n, why);
+	if (o->type == OPT_ENUM) {
+		for (int i = 0; o->names[i]; i++)
+			if (strcmp(value, o->names[i]) == 0)
+				return i;
+		*why = "not one of the allowed values";
+		return -EINVAL;
+	}
 	if (*value == '\0') {
 		*why = "empty value";
 		return -EINVAL;
@@ -117,6 +129,8 @@ apply(struct lh_options *o, const struct opt *opt, const char *key, const char *
 	if (opt->type == OPT_INT) {
 		parse_long(value, opt->min, opt->max, &n, &why);
 		*(int *)((char *)o + opt->offset) = (int)n;
+	} else if (opt->type == OPT_ENUM) {
+		*(int *)((char *)o + opt->offset) = lh_option_check(key, value, &why);
 	} else {
 		strcpy((char *)o + opt->offset, value);
 	}

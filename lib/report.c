@@ -673,12 +673,14 @@ misuse_once(const char *what, uintptr_t site)
  * `what` is the record's "what" (relock, unlock-not-owner, ...), lk the lock
  * (or NULL; then addr alone names it), detail one sentence for the headline,
  * taken_at where the lock was taken (0 if unknown), from_cfa the wrapper's
- * __builtin_dwarf_cfa() (the stack starts at its caller). Returns true if it
- * was reported now. Not async-signal-safe; takes graph_mu and report_mu.
+ * __builtin_dwarf_cfa() (the stack starts at its caller; 0: no current
+ * stack), site the pc that identifies the call site for "once" (0: the
+ * caller's). Returns true if it was reported now. Not async-signal-safe;
+ * takes graph_mu and report_mu.
  */
 bool
 lh_report_misuse(const char *what, const void *addr, struct lh_lock *lk, const char *detail,
-		 lh_stack_id taken_at, uintptr_t from_cfa)
+		 lh_stack_id taken_at, uintptr_t from_cfa, uintptr_t site)
 {
 	struct lh_frame frames[LH_STACK_MAX];
 	uintptr_t pcs[LH_STACK_MAX];
@@ -686,7 +688,7 @@ lh_report_misuse(const char *what, const void *addr, struct lh_lock *lk, const c
 	struct lh_buf t, j;
 	char tname[16];
 	pid_t tid = lh_gettid();
-	int err = errno, nf = lh_unwind(frames, LH_STACK_MAX, from_cfa);
+	int err = errno, nf = from_cfa ? lh_unwind(frames, LH_STACK_MAX, from_cfa) : 0;
 	lh_stack_id here;
 	bool fresh;
 
@@ -702,7 +704,7 @@ lh_report_misuse(const char *what, const void *addr, struct lh_lock *lk, const c
 	lh_buf_init(&t);
 	lh_buf_init(&j);
 	lh_mutex_lock(&report_mu);
-	fresh = misuse_once(what, nf > 0 ? pcs[0] : 0);
+	fresh = misuse_once(what, site ? site : nf > 0 ? pcs[0] : 0);
 	if (!fresh)
 		goto out;
 	lh_report_count_finding();
@@ -720,8 +722,12 @@ lh_report_misuse(const char *what, const void *addr, struct lh_lock *lk, const c
 	} else {
 		lh_buf_put_hex(&t, (uintptr_t)addr);
 	}
-	lh_buf_puts(&t, "\n    at:\n");
-	lh_text_stack(&t, here, "      ");
+	if (here) {
+		lh_buf_puts(&t, "\n    at:\n");
+		lh_text_stack(&t, here, "      ");
+	} else {
+		lh_buf_putc(&t, '\n');
+	}
 	if (taken_at) {
 		lh_buf_puts(&t, "    the lock was taken at:\n");
 		lh_text_stack(&t, taken_at, "      ");
@@ -745,8 +751,10 @@ lh_report_misuse(const char *what, const void *addr, struct lh_lock *lk, const c
 		lh_buf_puts(&j, ",\"lock\":");
 		lh_buf_put_u64(&j, g->id);
 	}
-	lh_buf_puts(&j, ",\"stack\":");
-	lh_json_stack(&j, here);
+	if (here) {
+		lh_buf_puts(&j, ",\"stack\":");
+		lh_json_stack(&j, here);
+	}
 	if (taken_at) {
 		lh_buf_puts(&j, ",\"held_stack\":");
 		lh_json_stack(&j, taken_at);

@@ -85,22 +85,46 @@ lh_thread_create(void)
 	return t;
 }
 
-/* Doubles the held stack. False when out of memory. */
+/*
+ * Doubles the held stack. The old array stays mapped until the thread ends,
+ * so that another thread reading this one's held locks (dumps, the deadlock
+ * detector) never touches unmapped memory; doubling bounds the waste to the
+ * size of the live array. False when out of memory or too deep.
+ */
 bool
 lh_thread_grow_held(struct lh_thread *t)
 {
 	size_t cap = (size_t)t->held_cap * 2;
-	struct lh_held *h = mmap(NULL, cap * sizeof(*h), PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct lh_held *h;
 
+	if (t->nretired == LH_ARRAY_SIZE(t->retired))
+		return false;
+	h = mmap(NULL, cap * sizeof(*h), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
 	if (h == MAP_FAILED)
 		return false;
 	memcpy(h, t->held, t->nheld * sizeof(*h));
-	if (t->held != t->held_inline)
-		munmap(t->held, t->held_cap * sizeof(*h));
+	if (t->held != t->held_inline) {
+		t->retired[t->nretired].p = t->held;
+		t->retired[t->nretired].cap = t->held_cap;
+		t->nretired++;
+	}
 	t->held = h;
 	t->held_cap = (uint32_t)cap;
 	return true;
+}
+
+static void
+free_held(struct lh_thread *t)
+{
+	for (uint32_t i = 0; i < t->nretired; i++)
+		munmap(t->retired[i].p, t->retired[i].cap * sizeof(struct lh_held));
+	t->nretired = 0;
+	if (t->held != t->held_inline)
+		munmap(t->held, t->held_cap * sizeof(*t->held));
+	t->held = t->held_inline;
+	t->held_cap = LH_HELD_INLINE;
+	t->nheld = 0;
 }
 
 static void
@@ -120,10 +144,7 @@ unlink_locked(struct lh_thread *t)
 void
 lh_thread_exit(struct lh_thread *t)
 {
-	if (t->held != t->held_inline)
-		munmap(t->held, t->held_cap * sizeof(*t->held));
-	t->held = t->held_inline;
-	t->nheld = 0;
+	free_held(t);
 	lh_mutex_lock(&registry_mu);
 	unlink_locked(t);
 	t->next = free_list;
@@ -131,6 +152,11 @@ lh_thread_exit(struct lh_thread *t)
 	lh_mutex_unlock(&registry_mu);
 }
 
+/*
+ * The thread ends (returned or pthread_exit). Locks it still holds stay
+ * locked forever: report them, and keep the state (marked dead) so that
+ * whoever waits for one of them learns who took it and where.
+ */
 static void
 on_thread_exit(void *arg)
 {
@@ -139,6 +165,13 @@ on_thread_exit(void *arg)
 	if (!t || t == &exiting)
 		return;
 	lh_self = &exiting;
+	if (t->nheld > 0) {
+		t->busy = 1;
+		lh_misuse_exit(t);
+		atomic_store_explicit(&t->wait_addr, 0, memory_order_relaxed);
+		t->dead = true;
+		return;
+	}
 	lh_thread_exit(t);
 }
 
@@ -168,8 +201,8 @@ lh_thread_name(pid_t tid, char *buf, size_t size)
 
 /*
  * In the child after fork only the forking thread exists: drop every other
- * thread's state. (Locks they held are lost; issue: report them when the
- * child waits for one.)
+ * thread's state. XXX: the locks they held stay locked in the child and are
+ * forgotten here; a later wait for one is not yet explained.
  */
 void
 lh_threads_atfork_child(void)
@@ -182,10 +215,7 @@ lh_threads_atfork_child(void)
 		if (t == self)
 			continue;
 		unlink_locked(t);
-		if (t->held != t->held_inline)
-			munmap(t->held, t->held_cap * sizeof(*t->held));
-		t->held = t->held_inline;
-		t->nheld = 0;
+		free_held(t);
 		t->next = free_list;
 		free_list = t;
 	}
