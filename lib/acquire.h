@@ -86,6 +86,7 @@ lh_before_lock(struct lh_thread *t, const void *addr, enum lh_lock_type type,
 	h->mode = (uint8_t)mode;
 	h->how = (uint8_t)how;
 	h->count = 1;
+	h->since_ms = atomic_load_explicit(&lh_tick_ms, memory_order_relaxed);
 	if (n != 0 && how == LH_BLOCKING && LH_UNLIKELY(!lh_chain_cached(t, h->chain)))
 		lh_validate(t, h);
 	return (int)n;

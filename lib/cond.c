@@ -56,7 +56,8 @@ lh_cond_enter(struct lh_thread *t, struct lh_cond_wait *w)
 			break;
 		}
 	}
-	lh_wait_begin(t, LH_WAIT_COND, w->cond, w->mutex_type, LH_MODE_WRITE, w->mutex, w->pc);
+	lh_wait_begin(t, LH_WAIT_COND, w->cond, w->mutex_type, LH_MODE_WRITE, w->mutex, w->pc,
+		      w->cfa);
 	errno = err;
 }
 

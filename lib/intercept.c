@@ -177,17 +177,99 @@ after(struct lh_thread *t, int slot, const void *lock, int rc)
 /* A contended acquisition: the thread waits for the lock. */
 static inline void
 wait_begin(struct lh_thread *t, const void *lock, enum lh_lock_type type, enum lh_mode mode,
-	   uintptr_t pc)
+	   uintptr_t pc, uintptr_t cfa)
 {
-	lh_wait_begin(t, LH_WAIT_LOCK, lock, type, mode, NULL, pc);
+	lh_wait_begin(t, LH_WAIT_LOCK, lock, type, mode, NULL, pc, cfa);
+}
+
+/*
+ * The blocking calls of contended acquisitions, in slices (wait.c): each
+ * slice is the real timed call; at its end the thread looks around and
+ * waits again. They return what the real blocking call would.
+ */
+static int
+block_mutex(struct lh_thread *t, pthread_mutex_t *m)
+{
+	/* Priority-inheritance (32) and -protect (64) mutexes, glibc's internal
+	 * kind bits, wait on CLOCK_REALTIME only. */
+	bool realtime = (m->__data.__kind & (32 | 64)) != 0;
+	struct timespec ts;
+	int rc;
+
+	if (!real.mutex_clocklock || !real.mutex_timedlock)
+		return real_mutex_lock(m);
+	for (;;) {
+		lh_wait_deadline(t, realtime ? CLOCK_REALTIME : CLOCK_MONOTONIC, &ts);
+		rc = realtime ? real.mutex_timedlock(m, &ts)
+			      : real.mutex_clocklock(m, CLOCK_MONOTONIC, &ts);
+		if (rc != ETIMEDOUT)
+			return rc;
+		lh_wait_slice(t);
+	}
+}
+
+static int
+block_rwlock(struct lh_thread *t, pthread_rwlock_t *rw, enum lh_mode mode)
+{
+	struct timespec ts;
+	int rc;
+
+	if (!real.rwlock_clockrdlock || !real.rwlock_clockwrlock)
+		return mode == LH_MODE_READ ? real_rwlock_rdlock(rw) : real_rwlock_wrlock(rw);
+	for (;;) {
+		lh_wait_deadline(t, CLOCK_MONOTONIC, &ts);
+		rc = mode == LH_MODE_READ ? real.rwlock_clockrdlock(rw, CLOCK_MONOTONIC, &ts)
+					  : real.rwlock_clockwrlock(rw, CLOCK_MONOTONIC, &ts);
+		if (rc != ETIMEDOUT)
+			return rc;
+		lh_wait_slice(t);
+	}
+}
+
+static int
+block_spin(struct lh_thread *t, pthread_spinlock_t *s)
+{
+	struct timespec ts, now;
+
+	lh_wait_deadline(t, CLOCK_MONOTONIC, &ts);
+	for (unsigned n = 1;; n++) {
+		if (real.spin_trylock(s) == 0)
+			return 0;
+		__builtin_ia32_pause();
+		if (n % 4096)
+			continue;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > ts.tv_sec || (now.tv_sec == ts.tv_sec && now.tv_nsec >= ts.tv_nsec)) {
+			lh_wait_slice(t);
+			lh_wait_deadline(t, CLOCK_MONOTONIC, &ts);
+		}
+	}
+}
+
+static int
+block_mtx(struct lh_thread *t, mtx_t *m)
+{
+	struct timespec ts;
+	int rc;
+
+	if (!real.mtx_timedlock)
+		return real.mtx_lock(m);
+	for (;;) {
+		lh_wait_deadline(t, CLOCK_REALTIME, &ts);
+		rc = real.mtx_timedlock(m, &ts);
+		if (rc != thrd_timedout)
+			return rc;
+		lh_wait_slice(t);
+	}
 }
 
 /*
  * The body of a blocking or timed acquisition: try first, and only if the
- * lock is busy record the wait and make the real call. A relock the real
- * call refuses at once (LH_SLOT_FAILS) goes straight to it.
+ * lock is busy record the wait and make waitcall (the sliced blocking call,
+ * or the program's own timed call). A relock the real call refuses at once
+ * (LH_SLOT_FAILS) goes straight to it.
  */
-#define WAITING(type, mode, how, lock, busy, trycall, call)                              \
+#define WAITING(type, mode, how, lock, busy, trycall, call, waitcall)                    \
 	do {                                                                             \
 		struct lh_thread *t_ = lh_enter();                                       \
 		int slot_, rc_;                                                          \
@@ -199,8 +281,8 @@ wait_begin(struct lh_thread *t, const void *lock, enum lh_lock_type type, enum l
 		if (slot_ != LH_SLOT_FAILS) {                                            \
 			rc_ = trycall;                                                   \
 			if (rc_ == (busy)) {                                             \
-				wait_begin(t_, (lock), (type), (mode), RA());            \
-				rc_ = call;                                              \
+				wait_begin(t_, (lock), (type), (mode), RA(), CFA());     \
+				rc_ = waitcall;                                          \
 				lh_wait_end(t_);                                         \
 			}                                                                \
 		} else {                                                                 \
@@ -280,7 +362,7 @@ LH_EXPORT int
 pthread_mutex_lock(pthread_mutex_t *m)
 {
 	WAITING(LH_TYPE_MUTEX, LH_MODE_WRITE, LH_BLOCKING, m, EBUSY, real_mutex_trylock(m),
-		real_mutex_lock(m));
+		real_mutex_lock(m), block_mutex(t_, m));
 }
 
 LH_EXPORT int
@@ -294,7 +376,7 @@ pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime)
 {
 	RESOLVE(mutex_timedlock, "pthread_mutex_timedlock", NULL);
 	WAITING(LH_TYPE_MUTEX, LH_MODE_WRITE, LH_TIMED, m, EBUSY, real_mutex_trylock(m),
-		real.mutex_timedlock(m, abstime));
+		real.mutex_timedlock(m, abstime), real.mutex_timedlock(m, abstime));
 }
 
 LH_EXPORT int
@@ -302,7 +384,7 @@ pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock, const struct timesp
 {
 	RESOLVE(mutex_clocklock, "pthread_mutex_clocklock", NULL);
 	WAITING(LH_TYPE_MUTEX, LH_MODE_WRITE, LH_TIMED, m, EBUSY, real_mutex_trylock(m),
-		real.mutex_clocklock(m, clock, abstime));
+		real.mutex_clocklock(m, clock, abstime), real.mutex_clocklock(m, clock, abstime));
 }
 
 LH_EXPORT int
@@ -329,14 +411,14 @@ LH_EXPORT int
 pthread_rwlock_rdlock(pthread_rwlock_t *rw)
 {
 	WAITING(LH_TYPE_RWLOCK, LH_MODE_READ, LH_BLOCKING, rw, EBUSY, real_rwlock_tryrdlock(rw),
-		real_rwlock_rdlock(rw));
+		real_rwlock_rdlock(rw), block_rwlock(t_, rw, LH_MODE_READ));
 }
 
 LH_EXPORT int
 pthread_rwlock_wrlock(pthread_rwlock_t *rw)
 {
 	WAITING(LH_TYPE_RWLOCK, LH_MODE_WRITE, LH_BLOCKING, rw, EBUSY, real_rwlock_trywrlock(rw),
-		real_rwlock_wrlock(rw));
+		real_rwlock_wrlock(rw), block_rwlock(t_, rw, LH_MODE_WRITE));
 }
 
 LH_EXPORT int
@@ -356,7 +438,7 @@ pthread_rwlock_timedrdlock(pthread_rwlock_t *rw, const struct timespec *abstime)
 {
 	RESOLVE(rwlock_timedrdlock, "pthread_rwlock_timedrdlock", NULL);
 	WAITING(LH_TYPE_RWLOCK, LH_MODE_READ, LH_TIMED, rw, EBUSY, real_rwlock_tryrdlock(rw),
-		real.rwlock_timedrdlock(rw, abstime));
+		real.rwlock_timedrdlock(rw, abstime), real.rwlock_timedrdlock(rw, abstime));
 }
 
 LH_EXPORT int
@@ -364,7 +446,7 @@ pthread_rwlock_timedwrlock(pthread_rwlock_t *rw, const struct timespec *abstime)
 {
 	RESOLVE(rwlock_timedwrlock, "pthread_rwlock_timedwrlock", NULL);
 	WAITING(LH_TYPE_RWLOCK, LH_MODE_WRITE, LH_TIMED, rw, EBUSY, real_rwlock_trywrlock(rw),
-		real.rwlock_timedwrlock(rw, abstime));
+		real.rwlock_timedwrlock(rw, abstime), real.rwlock_timedwrlock(rw, abstime));
 }
 
 LH_EXPORT int
@@ -372,7 +454,7 @@ pthread_rwlock_clockrdlock(pthread_rwlock_t *rw, clockid_t clock, const struct t
 {
 	RESOLVE(rwlock_clockrdlock, "pthread_rwlock_clockrdlock", NULL);
 	WAITING(LH_TYPE_RWLOCK, LH_MODE_READ, LH_TIMED, rw, EBUSY, real_rwlock_tryrdlock(rw),
-		real.rwlock_clockrdlock(rw, clock, abstime));
+		real.rwlock_clockrdlock(rw, clock, abstime), real.rwlock_clockrdlock(rw, clock, abstime));
 }
 
 LH_EXPORT int
@@ -380,7 +462,7 @@ pthread_rwlock_clockwrlock(pthread_rwlock_t *rw, clockid_t clock, const struct t
 {
 	RESOLVE(rwlock_clockwrlock, "pthread_rwlock_clockwrlock", NULL);
 	WAITING(LH_TYPE_RWLOCK, LH_MODE_WRITE, LH_TIMED, rw, EBUSY, real_rwlock_trywrlock(rw),
-		real.rwlock_clockwrlock(rw, clock, abstime));
+		real.rwlock_clockwrlock(rw, clock, abstime), real.rwlock_clockwrlock(rw, clock, abstime));
 }
 
 LH_EXPORT int
@@ -409,7 +491,7 @@ pthread_spin_lock(pthread_spinlock_t *s)
 	RESOLVE(spin_lock, "pthread_spin_lock", NULL);
 	RESOLVE(spin_trylock, "pthread_spin_trylock", NULL);
 	WAITING(LH_TYPE_SPIN, LH_MODE_WRITE, LH_BLOCKING, (void *)s, EBUSY, real.spin_trylock(s),
-		real.spin_lock(s));
+		real.spin_lock(s), block_spin(t_, s));
 }
 
 LH_EXPORT int
@@ -448,7 +530,7 @@ mtx_lock(mtx_t *m)
 	RESOLVE(mtx_lock, "mtx_lock", NULL);
 	RESOLVE(mtx_trylock, "mtx_trylock", NULL);
 	WAITING(LH_TYPE_MTX, LH_MODE_WRITE, LH_BLOCKING, m, thrd_busy, real.mtx_trylock(m),
-		real.mtx_lock(m));
+		real.mtx_lock(m), block_mtx(t_, m));
 }
 
 LH_EXPORT int
@@ -464,7 +546,7 @@ mtx_timedlock(mtx_t *__restrict m, const struct timespec *__restrict ts)
 	RESOLVE(mtx_timedlock, "mtx_timedlock", NULL);
 	RESOLVE(mtx_trylock, "mtx_trylock", NULL);
 	WAITING(LH_TYPE_MTX, LH_MODE_WRITE, LH_TIMED, m, thrd_busy, real.mtx_trylock(m),
-		real.mtx_timedlock(m, ts));
+		real.mtx_timedlock(m, ts), real.mtx_timedlock(m, ts));
 }
 
 LH_EXPORT int
@@ -638,7 +720,7 @@ cnd_timedwait(cnd_t *__restrict c, mtx_t *__restrict m, const struct timespec *_
 			return call; /* EINVAL and the like: the real call says so */    \
 		errno = err_;                                                            \
 		lh_wait_begin(t_, LH_WAIT_SEM, (sem), LH_TYPE_COUNT, LH_MODE_WRITE, NULL,  \
-			      RA());                                                     \
+			      RA(), CFA());                                              \
 		rc_ = call;                                                              \
 		lh_wait_end(t_);                                                         \
 		return rc_;                                                              \
@@ -678,7 +760,7 @@ pthread_barrier_wait(pthread_barrier_t *b)
 	if (!(t = lh_enter()))
 		return real.barrier_wait(b);
 	lh_leave(t);
-	lh_wait_begin(t, LH_WAIT_BARRIER, b, LH_TYPE_COUNT, LH_MODE_WRITE, NULL, RA());
+	lh_wait_begin(t, LH_WAIT_BARRIER, b, LH_TYPE_COUNT, LH_MODE_WRITE, NULL, RA(), CFA());
 	rc = real.barrier_wait(b);
 	lh_wait_end(t);
 	return rc;

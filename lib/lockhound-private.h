@@ -84,6 +84,7 @@ struct lh_options {
 	char log_path[LH_PATH_MAX]; /* "" = no log file */
 	int exitcode;		    /* -1 = not set */
 	int on_deadlock;	    /* enum lh_on_deadlock */
+	int timeout_ms;		    /* report acquisitions waiting this long; 0 off */
 };
 
 extern struct lh_options lh_opt;
@@ -265,11 +266,22 @@ struct lh_held {
 	uintptr_t pc;	   /* return address of the acquire call */
 	uintptr_t cfa;	   /* the wrapper's CFA: stack pointer at the call site */
 	lh_stack_id stack; /* full stack if one was captured, else 0 */
+	uint32_t count;	   /* recursion depth of a recursive mutex */
+	uint32_t since_ms; /* lh_tick_ms when taken (about: see lh_tick_ms) */
 	uint8_t mode;	   /* enum lh_mode */
 	uint8_t how;	   /* enum lh_how */
 	uint16_t pad;
-	uint32_t count; /* recursion depth of a recursive mutex */
 };
+
+/*
+ * A coarse clock, in ms since start-up: every path that reads the real clock
+ * anyway (a wait, the slow path, the dump thread's ticks) moves it forward,
+ * and the hot path stamps held locks with it for the cost of one load. It
+ * lags the real time by at most the time since the last such event.
+ */
+extern _Atomic uint32_t lh_tick_ms;
+extern uint64_t lh_tick_origin_ns;
+uint32_t lh_tick_update(void);
 
 #define LH_HELD_INLINE 32
 #define LH_CHAIN_CACHE 1024 /* power of two */
@@ -304,6 +316,9 @@ struct lh_thread {
 	uintptr_t wait_mutex;	      /* the mutex of a condition wait */
 	uintptr_t wait_pc;	      /* where it waits */
 	uint64_t wait_since_ns;	      /* lh_now_ns() when the wait began */
+	_Atomic lh_stack_id wait_stack; /* its stack, once the wait lasted a slice */
+	uint64_t wait_reported;	      /* wait_since_ns of a wait already reported */
+	bool timeout_reported;	      /* this wait's acquire-timeout is out */
 	/* Held arrays outgrown, kept mapped until the thread ends. */
 	struct {
 		struct lh_held *p;
@@ -320,6 +335,22 @@ struct lh_thread *lh_thread_create(void);
 void lh_thread_exit(struct lh_thread *t);
 bool lh_thread_grow_held(struct lh_thread *t);
 void lh_thread_name(pid_t tid, char *buf, size_t size);
+void lh_threads_lock(void);
+void lh_threads_unlock(void);
+struct lh_thread *lh_threads_first(void);
+struct lh_thread *lh_thread_find(pid_t tid);
+int lh_task_list(pid_t *tids, int max);
+
+/* A lock held by a thread that did not survive fork (in the child). */
+struct lh_lost_lock {
+	uintptr_t addr;
+	uint64_t id;
+	pid_t tid; /* the holder, in the parent */
+	lh_stack_id stack;
+	uintptr_t pc;
+};
+
+const struct lh_lost_lock *lh_lost_lock(uintptr_t addr);
 void lh_threads_atfork_prepare(void);
 void lh_threads_atfork_parent(void);
 void lh_threads_atfork_child(void);
@@ -434,6 +465,13 @@ void lh_report_reopen_after_fork(void);
 void lh_report_new_edge(struct lh_edge *e, void *arg);
 void lh_report_cycle(const struct lh_cycle *c, void *arg);
 void lh_report_write(const struct lh_buf *text, const struct lh_buf *json);
+void lh_report_begin(void);
+void lh_report_end(void);
+void lh_report_emit(const struct lh_buf *text, const struct lh_buf *json);
+struct lh_gnode *lh_report_node(struct lh_lock *lk);
+void lh_report_lock_record(struct lh_buf *b, struct lh_gnode *g);
+const char *lh_report_label(struct lh_gnode *g);
+void lh_text_thread(struct lh_buf *b, pid_t tid, const char *name);
 void lh_report_count_finding(void);
 bool lh_report_logging(void);
 void lh_report_atfork_prepare(void);
@@ -479,10 +517,22 @@ lh_stack_id lh_held_stack_now(struct lh_held *h, uintptr_t cfa);
 
 /* ---- wait.c: what threads are blocked on ------------------------------- */
 
+#define LH_SLICE_MS 250 /* a long wait looks around this often */
+
+struct timespec;
 void lh_wait_begin(struct lh_thread *t, enum lh_wait_kind kind, const void *obj,
 		   enum lh_lock_type type, enum lh_mode mode, const void *mutex,
-		   uintptr_t pc);
+		   uintptr_t pc, uintptr_t cfa);
 void lh_wait_end(struct lh_thread *t);
+void lh_wait_capture_stack(struct lh_thread *t);
+void lh_wait_deadline(const struct lh_thread *t, int clock, struct timespec *ts);
+void lh_wait_slice(struct lh_thread *t);
+
+/* ---- deadlock.c: deadlocks, timeouts, locks lost in fork ---------------- */
+
+bool lh_deadlock_check(struct lh_thread *t);
+void lh_deadlock_timeout(struct lh_thread *t);
+void lh_deadlock_fork_check(struct lh_thread *t, uintptr_t cfa);
 
 /* ---- misuse.c: API misuse checks ---------------------------------------- */
 

@@ -32,6 +32,7 @@ static const struct opt opts[] = {
 	{"exitcode", OPT_INT, offsetof(struct lh_options, exitcode), 0, 255, NULL},
 	{"on_deadlock", OPT_ENUM, offsetof(struct lh_options, on_deadlock), 0, 0,
 	 on_deadlock_names},
+	{"timeout_ms", OPT_INT, offsetof(struct lh_options, timeout_ms), 0, 86400000, NULL},
 };
 
 void

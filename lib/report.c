@@ -296,11 +296,12 @@ lh_text_stack(struct lh_buf *b, lh_stack_id id, const char *indent)
 	}
 	if (flags & LH_STACK_PARTIAL) {
 		lh_buf_puts(b, indent);
-		lh_buf_puts(b, "(only the caller is known: the frame that took it has returned)\n");
+		lh_buf_puts(b, "(only the caller is known)\n");
 	}
 }
 
-static const char *const type_names[] = {"mutex", "rwlock", "spinlock", "mtx_t"};
+static const char *const type_names[] = {"mutex", "rwlock", "spinlock", "mtx_t",
+					  "condition variable"};
 static const char *const kind_names[] = {"normal", "recursive", "errorcheck", "adaptive"};
 
 /* A short name for the lock: its annotation, its variable, or its type and
@@ -339,6 +340,11 @@ void
 lh_lock_describe(struct lh_buf *b, const struct lh_gnode *cg)
 {
 	struct lh_gnode *g = (struct lh_gnode *)cg;
+
+	if (!g) {
+		lh_buf_puts(b, "a lock lockhound did not see made");
+		return;
+	}
 
 	lh_buf_puts(b, label(g));
 	lh_buf_puts(b, " (");
@@ -509,6 +515,57 @@ emit_locked(const struct lh_buf *text, const struct lh_buf *json)
 		write_all(log_fd, json->p, json->len);
 }
 
+/*
+ * For modules that compose their own records (deadlock.c, dumps): take
+ * report_mu, append "lock" records with lh_report_lock_record(), write with
+ * lh_report_emit(), release. lh_report_node() must be called before, since
+ * it takes graph_mu (which nests outside report_mu).
+ */
+void
+lh_report_begin(void)
+{
+	lh_mutex_lock(&report_mu);
+}
+
+void
+lh_report_end(void)
+{
+	lh_mutex_unlock(&report_mu);
+}
+
+void
+lh_report_emit(const struct lh_buf *text, const struct lh_buf *json)
+{
+	emit_locked(text, json);
+}
+
+/* The lock's graph node (made if need be), for naming it in a record. */
+struct lh_gnode *
+lh_report_node(struct lh_lock *lk)
+{
+	struct lh_gnode *g;
+
+	if (!lk)
+		return NULL;
+	lh_graph_lock();
+	g = lh_graph_node(lk);
+	lh_graph_unlock();
+	return g;
+}
+
+void
+lh_report_lock_record(struct lh_buf *b, struct lh_gnode *g)
+{
+	if (g)
+		json_lock_record(b, g);
+}
+
+const char *
+lh_report_label(struct lh_gnode *g)
+{
+	return g ? label(g) : "?";
+}
+
 void
 lh_report_write(const struct lh_buf *text, const struct lh_buf *json)
 {
@@ -558,6 +615,13 @@ text_thread(struct lh_buf *b, pid_t tid, const char *name)
 		lh_buf_puts(b, name);
 		lh_buf_putc(b, '"');
 	}
+}
+
+/* A thread as text: thread 1234 "name". */
+void
+lh_text_thread(struct lh_buf *b, pid_t tid, const char *name)
+{
+	text_thread(b, tid, name);
 }
 
 /* graph ops: a cycle that can deadlock. */

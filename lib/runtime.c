@@ -37,14 +37,16 @@ warn_option(const char *key, const char *why, void *arg)
 	lh_buf_release(&b);
 }
 
+/* In the order they nest: the registry is taken first (deadlock reports
+ * name locks and write while holding it). */
 static void
 atfork_prepare(void)
 {
+	lh_threads_atfork_prepare();
 	lh_graph_atfork_prepare();
 	lh_report_atfork_prepare();
 	lh_stack_atfork_prepare();
 	lh_locktab_atfork_prepare();
-	lh_threads_atfork_prepare();
 	lh_symbols_atfork_prepare();
 	lh_modules_atfork_prepare();
 	lh_arena_atfork_prepare();
@@ -56,11 +58,11 @@ atfork_parent(void)
 	lh_arena_atfork_parent();
 	lh_modules_atfork_parent();
 	lh_symbols_atfork_parent();
-	lh_threads_atfork_parent();
 	lh_locktab_atfork_parent();
 	lh_stack_atfork_parent();
 	lh_report_atfork_parent();
 	lh_graph_atfork_parent();
+	lh_threads_atfork_parent();
 }
 
 static void
@@ -95,6 +97,7 @@ lh_init_slow(void)
 		return;
 	}
 	atomic_store(&init_tid, lh_gettid());
+	lh_tick_update();
 	lh_secure = getauxval(AT_SECURE) != 0;
 	lh_options_defaults(&lh_opt);
 	env = lh_secure ? NULL : getenv("LOCKHOUND_OPTIONS");

@@ -13,7 +13,7 @@ START_TEST(test_wait_records_and_clears)
 	uint64_t before = lh_now_ns();
 
 	ck_assert_uint_eq(atomic_load(&t->wait_addr), 0);
-	lh_wait_begin(t, LH_WAIT_LOCK, &m, LH_TYPE_MUTEX, LH_MODE_WRITE, NULL, 0x1234);
+	lh_wait_begin(t, LH_WAIT_LOCK, &m, LH_TYPE_MUTEX, LH_MODE_WRITE, NULL, 0x1234, 0);
 	ck_assert_uint_eq(atomic_load(&t->wait_addr), (uintptr_t)&m);
 	ck_assert_int_eq(atomic_load(&t->wait_kind), LH_WAIT_LOCK);
 	ck_assert_uint_eq(t->wait_pc, 0x1234);
@@ -21,7 +21,7 @@ START_TEST(test_wait_records_and_clears)
 	lh_wait_end(t);
 	ck_assert_uint_eq(atomic_load(&t->wait_addr), 0);
 	ck_assert_int_eq(atomic_load(&t->wait_kind), LH_WAIT_NONE);
-	lh_wait_begin(t, LH_WAIT_COND, &c, LH_TYPE_MUTEX, LH_MODE_WRITE, &m, 0);
+	lh_wait_begin(t, LH_WAIT_COND, &c, LH_TYPE_MUTEX, LH_MODE_WRITE, &m, 0, 0);
 	ck_assert_uint_eq(t->wait_mutex, (uintptr_t)&m);
 	lh_wait_end(t);
 	lh_leave(t);
@@ -38,7 +38,7 @@ blocked(void *arg)
 
 	(void)arg;
 	lh_leave(t);
-	lh_wait_begin(t, LH_WAIT_SEM, &release, LH_TYPE_COUNT, LH_MODE_WRITE, NULL, 0);
+	lh_wait_begin(t, LH_WAIT_SEM, &release, LH_TYPE_COUNT, LH_MODE_WRITE, NULL, 0, 0);
 	atomic_store(&waiter, t);
 	while (!atomic_load(&release))
 		;
