@@ -581,7 +581,58 @@ lh_report_logging(void)
 	return lh_opt.log_path[0] && !lh_secure && (!log_tried || log_fd >= 0);
 }
 
-/* graph ops: a new (or weakened) order edge goes to the log for replay. */
+/* Orders logged so far, by class: open addressing of 64-bit keys, under
+ * report_mu. It grows with the program's distinct code paths, not with its
+ * lock instances. */
+static uint64_t *orders_seen;
+static size_t orders_cap, orders_used;
+
+static uint64_t
+class_of(const struct lh_gnode *g)
+{
+	return g->from_init ? g->init_pc : g->addr;
+}
+
+/* True the first time this (classes, stacks, modes, gates) combination is
+ * seen. */
+static bool
+order_once(const struct lh_edge *e)
+{
+	uint64_t k = lh_chain_mix(lh_chain_mix(class_of(e->from), class_of(e->to), e->combos),
+				  (uint64_t)e->from_stack << 32 | e->to_stack, e->ngates != 0);
+	size_t i;
+
+	if ((orders_used + 1) * 2 > orders_cap) {
+		size_t cap = orders_cap ? orders_cap * 2 : 1024;
+		uint64_t *n = lh_alloc(cap * sizeof(*n));
+
+		if (!n)
+			return true; /* log it rather than lose it */
+		for (size_t j = 0; j < orders_cap; j++) {
+			if (!orders_seen[j])
+				continue;
+			for (i = orders_seen[j] & (cap - 1); n[i]; i = (i + 1) & (cap - 1))
+				;
+			n[i] = orders_seen[j];
+		}
+		lh_free(orders_seen, orders_cap * sizeof(*orders_seen));
+		orders_seen = n;
+		orders_cap = cap;
+	}
+	for (i = k & (orders_cap - 1); orders_seen[i]; i = (i + 1) & (orders_cap - 1))
+		if (orders_seen[i] == k)
+			return false;
+	orders_seen[i] = k;
+	orders_used++;
+	return true;
+}
+
+/*
+ * graph ops: a new (or weakened) order edge goes to the log for replay,
+ * once per class-level order: the same code path with a new instance of the
+ * same locks (objects made and freed over and over) adds nothing that replay,
+ * which matches dynamic locks by class, could use.
+ */
 void
 lh_report_new_edge(struct lh_edge *e, void *arg)
 {
@@ -592,6 +643,10 @@ lh_report_new_edge(struct lh_edge *e, void *arg)
 		return;
 	lh_buf_init(&b);
 	lh_mutex_lock(&report_mu);
+	if (!order_once(e)) {
+		lh_mutex_unlock(&report_mu);
+		return;
+	}
 	json_lock_record(&b, e->from);
 	json_lock_record(&b, e->to);
 	json_stack_record(&b, e->from_stack);
