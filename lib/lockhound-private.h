@@ -85,6 +85,13 @@ struct lh_options {
 	int exitcode;		    /* -1 = not set */
 	int on_deadlock;	    /* enum lh_on_deadlock */
 	int timeout_ms;		    /* report acquisitions waiting this long; 0 off */
+	int stats;		    /* enum lh_stats_mode */
+};
+
+enum lh_stats_mode {
+	LH_STATS_OFF = 0,
+	LH_STATS_ON,   /* acquisitions, waits (clock read only when contended) */
+	LH_STATS_HOLD, /* and hold times (a clock read per acquire and release) */
 };
 
 extern struct lh_options lh_opt;
@@ -145,9 +152,10 @@ struct lh_lock {
 	uint8_t type;	       /* enum lh_lock_type */
 	uint8_t kind;	       /* enum lh_mutex_kind */
 	uint8_t from_init;     /* made by an init call (else first seen in use) */
-	uint8_t pad;
+	_Atomic uint8_t wait_hint; /* a thread waits: the next unlock says where (stats.c) */
 	uint32_t pad2;
 	uintptr_t init_pc;	       /* return address of the init call, 0 if none */
+	_Atomic(uintptr_t) unlock_pc;  /* where it was last released to a waiter */
 	struct lh_gnode *gnode;	       /* graph state, under the graph mutex */
 	const char *name;	       /* lh_lock_name() annotation, or NULL */
 	struct lh_lock *free_next;     /* free list, under the table mutex */
@@ -271,6 +279,7 @@ struct lh_held {
 	uint8_t mode;	   /* enum lh_mode */
 	uint8_t how;	   /* enum lh_how */
 	uint16_t pad;
+	uint64_t since_ns; /* lh_now_ns() when taken, with stats=hold only */
 };
 
 /*
@@ -282,6 +291,19 @@ struct lh_held {
 extern _Atomic uint32_t lh_tick_ms;
 extern uint64_t lh_tick_origin_ns;
 uint32_t lh_tick_update(void);
+
+/* Per-thread counters of one lock taken at one call site (stats.c). */
+#define LH_STAT_SLOTS 128 /* power of two */
+
+struct lh_stat_slot {
+	struct lh_lock *lock;
+	uint64_t id;
+	uintptr_t site; /* the acquire call's return address */
+	uintptr_t cls;	/* the lock's class when the slot was claimed */
+	uint64_t acq;
+	uint64_t holds; /* measured holds (stats=hold) */
+	uint64_t hold_ns, hold_max;
+};
 
 #define LH_HELD_INLINE 32
 #define LH_CHAIN_CACHE 1024 /* power of two */
@@ -325,6 +347,7 @@ struct lh_thread {
 		uint32_t cap;
 	} retired[24];
 	uint32_t nretired;
+	struct lh_stat_slot stats[LH_STAT_SLOTS]; /* acquisitions, by lock and site */
 	uint64_t chain_cache[LH_CHAIN_CACHE];
 	struct lh_held held_inline[LH_HELD_INLINE];
 };
@@ -533,6 +556,39 @@ void lh_wait_slice(struct lh_thread *t);
 bool lh_deadlock_check(struct lh_thread *t);
 void lh_deadlock_timeout(struct lh_thread *t);
 void lh_deadlock_fork_check(struct lh_thread *t, uintptr_t cfa);
+
+/* ---- stats.c: contention profiling -------------------------------------- */
+
+void lh_stat_miss(struct lh_thread *t, struct lh_stat_slot *s, struct lh_lock *lk, uint64_t id,
+		  uintptr_t site);
+void lh_stat_wait(struct lh_lock *lk, uint64_t id, uintptr_t site, uint64_t wait_ns);
+void lh_stat_released(struct lh_thread *t, struct lh_held *h, uintptr_t pc);
+void lh_stats_flush(struct lh_thread *t);
+void lh_stats_retire(struct lh_lock *lk);
+void lh_stats_report(bool at_exit);
+void lh_stats_atfork_prepare(void);
+void lh_stats_atfork_parent(void);
+void lh_stats_atfork_child(void);
+
+static inline size_t
+lh_stat_index(const struct lh_lock *lk, uintptr_t site)
+{
+	return (size_t)((((uintptr_t)lk >> 6) ^ site) * 0x9e3779b97f4a7c15ull >> 57) &
+	       (LH_STAT_SLOTS - 1);
+}
+
+/* One more acquisition of lk at site: the hot path's only stats work. */
+static inline void
+lh_stat_count(struct lh_thread *t, struct lh_lock *lk, uint64_t id, uintptr_t site)
+{
+	struct lh_stat_slot *s = &t->stats[lh_stat_index(lk, site)];
+
+	if (LH_LIKELY(s->lock == lk) && LH_LIKELY(s->site == site) && LH_LIKELY(s->id == id)) {
+		s->acq++;
+		return;
+	}
+	lh_stat_miss(t, s, lk, id, site);
+}
 
 /* ---- misuse.c: API misuse checks ---------------------------------------- */
 

@@ -26,6 +26,7 @@ struct opt {
 };
 
 static const char *const on_deadlock_names[] = {"report", "abort", NULL};
+static const char *const stats_names[] = {"off", "on", "hold", NULL};
 
 static const struct opt opts[] = {
 	{"log_path", OPT_PATH, offsetof(struct lh_options, log_path), 0, 0, NULL},
@@ -33,6 +34,7 @@ static const struct opt opts[] = {
 	{"on_deadlock", OPT_ENUM, offsetof(struct lh_options, on_deadlock), 0, 0,
 	 on_deadlock_names},
 	{"timeout_ms", OPT_INT, offsetof(struct lh_options, timeout_ms), 0, 86400000, NULL},
+	{"stats", OPT_ENUM, offsetof(struct lh_options, stats), 0, 0, stats_names},
 };
 
 void
@@ -40,6 +42,7 @@ lh_options_defaults(struct lh_options *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->exitcode = -1;
+	o->stats = LH_STATS_ON;
 }
 
 static const struct opt *

@@ -28,6 +28,7 @@ usage_run(void)
 	       "  --log_path=FILE   write JSON-lines records to FILE (%%p: the pid)\n"
 	       "  --exitcode=N      exit with N if anything was reported\n"
 	       "  --timeout_ms=N    report an acquisition that has waited N ms\n"
+	       "  --stats=off|on|hold contention profiling (hold: also hold times)\n"
 	       "  --on_deadlock=report|abort\n"
 	       "                    abort (with a core) when a thread can never return\n\n"
 	       "Exits with PROG's status; 2 if PROG cannot be run or an option is bad.\n");

@@ -10,7 +10,7 @@ silent() {
 	lh_run "$name" "$@"
 	expect_eq "$name: exit status 0" 0 "$rc"
 	expect_eq "$name: no inversion in the log" 0 "$(q "$TMP/$name.log" 'len(kind("lock-order-inversion"))')"
-	expect_eq "$name: nothing on stderr" "" "$(cat "$TMP/$name.err")"
+	expect_eq "$name: nothing on stderr" "" "$(stderr_of "$name")"
 }
 
 silent consistent "$E2E/consistent"

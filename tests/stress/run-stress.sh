@@ -12,7 +12,7 @@ quiet_run() {
 	shift
 	lh_run "$name" "$S/stress" "$@"
 	expect_eq "$name: exit 0" 0 "$rc"
-	expect_eq "$name: nothing reported" "" "$(cat "$TMP/$name.err")"
+	expect_eq "$name: nothing reported" "" "$(stderr_of "$name")"
 }
 
 quiet_run nested nested
