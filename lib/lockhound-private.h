@@ -78,6 +78,7 @@ size_t lh_fmt_hex(char *dst, uint64_t v);
 struct lh_options {
 	char log_path[LH_PATH_MAX]; /* "" = no log file */
 	int exitcode;		    /* -1 = not set */
+	char suppressions[LH_PATH_MAX]; /* "" = none; suppress.c */
 };
 
 extern struct lh_options lh_opt;
@@ -436,5 +437,49 @@ lh_ready(void)
 void lh_on_init(const void *addr, enum lh_lock_type type, int kind, uintptr_t pc);
 void lh_on_destroy(const void *addr);
 int lh_mutex_kind_of(const void *m);
+
+/* ---- suppress.c: rules that hide findings (runtime and CLI) ---------- */
+
+enum lh_supp_type {
+	LH_SUPP_KIND = 0, /* the finding's kind */
+	LH_SUPP_LOCK,	  /* any name of a lock involved */
+	LH_SUPP_FUNCTION, /* any function in its stacks */
+	LH_SUPP_FILE,	  /* any source file in its stacks (CLI only) */
+};
+
+#define LH_SUPP_MAX_CONDS 16
+#define LH_SUPP_MAX_LINE 4096
+#define LH_SUPP_MAX_RULES 100000
+#define LH_SUPP_MAX_FILE (1u << 20)
+
+struct lh_supp_cond {
+	uint8_t type; /* enum lh_supp_type */
+	char *pattern;
+};
+
+struct lh_supp_rule {
+	struct lh_supp_cond conds[LH_SUPP_MAX_CONDS];
+	int n;
+	unsigned line;
+};
+
+struct lh_suppressions {
+	struct lh_supp_rule *rules;
+	size_t n, cap;
+};
+
+extern struct lh_suppressions lh_supp; /* the runtime's, from the option */
+
+bool lh_supp_glob(const char *pattern, const char *s);
+int lh_supp_parse(struct lh_suppressions *s, const char *text, size_t len, char *err,
+		  size_t errsz, unsigned *errline);
+int lh_supp_load(struct lh_suppressions *s, const char *path, char *err, size_t errsz,
+		 unsigned *errline);
+void lh_supp_free(struct lh_suppressions *s);
+const struct lh_supp_rule *lh_supp_match(const struct lh_suppressions *s, const char *kind,
+					 bool (*any)(void *arg, int type, const char *pattern),
+					 void *arg);
+const char *lh_supp_type_name(int type);
+void lh_suppress_init(const char *path);
 
 #endif /* LOCKHOUND_PRIVATE_H */

@@ -27,6 +27,7 @@ struct opt {
 static const struct opt opts[] = {
 	{"log_path", OPT_PATH, offsetof(struct lh_options, log_path), 0, 0},
 	{"exitcode", OPT_INT, offsetof(struct lh_options, exitcode), 0, 255},
+	{"suppressions", OPT_PATH, offsetof(struct lh_options, suppressions), 0, 0},
 };
 
 void

@@ -560,6 +560,52 @@ text_thread(struct lh_buf *b, pid_t tid, const char *name)
 	}
 }
 
+/* ---- suppressions (suppress.c): only lock and function names are known
+ * in-process; a rule with a file condition never matches here. ---------- */
+
+struct supp_subject {
+	struct lh_gnode *locks[LH_CYCLE_MAX];
+	int nlocks;
+	lh_stack_id stacks[2 * LH_CYCLE_MAX];
+	int nstacks;
+};
+
+static bool
+supp_any(void *arg, int type, const char *pattern)
+{
+	struct supp_subject *s = arg;
+	const struct lh_module *m;
+	const char *name;
+	uintptr_t off;
+
+	if (type == LH_SUPP_LOCK) {
+		for (int i = 0; i < s->nlocks; i++) {
+			if (lh_supp_glob(pattern, label(s->locks[i])))
+				return true;
+			if (lh_symbolize(s->locks[i]->addr, true, &name, &off, &m) &&
+			    lh_supp_glob(pattern, name))
+				return true;
+		}
+	} else if (type == LH_SUPP_FUNCTION) {
+		for (int i = 0; i < s->nstacks; i++) {
+			int n;
+			const uintptr_t *pcs = lh_stack_get(s->stacks[i], &n, NULL);
+
+			for (int k = 0; k < n; k++)
+				if (lh_symbolize(pcs[k] - 1, false, &name, &off, &m) &&
+				    lh_supp_glob(pattern, name))
+					return true;
+		}
+	}
+	return false;
+}
+
+static bool
+suppressed(const char *kind, struct supp_subject *s)
+{
+	return lh_supp.n > 0 && lh_supp_match(&lh_supp, kind, supp_any, s) != NULL;
+}
+
 /* graph ops: a cycle that can deadlock. */
 void
 lh_report_cycle(const struct lh_cycle *c, void *arg)
@@ -568,6 +614,17 @@ lh_report_cycle(const struct lh_cycle *c, void *arg)
 	pid_t tid = lh_gettid();
 
 	(void)arg;
+	if (lh_supp.n > 0) {
+		struct supp_subject subj = {.nlocks = c->n};
+
+		for (int i = 0; i < c->n; i++) {
+			subj.locks[i] = c->edges[i]->from;
+			subj.stacks[subj.nstacks++] = c->edges[i]->from_stack;
+			subj.stacks[subj.nstacks++] = c->edges[i]->to_stack;
+		}
+		if (suppressed("lock-order-inversion", &subj))
+			return;
+	}
 	lh_report_count_finding();
 	lh_buf_init(&t);
 	lh_buf_init(&j);
@@ -705,6 +762,18 @@ lh_report_misuse(const char *what, const void *addr, struct lh_lock *lk, const c
 	fresh = misuse_once(what, nf > 0 ? pcs[0] : 0);
 	if (!fresh)
 		goto out;
+	if (lh_supp.n > 0) {
+		struct supp_subject subj = {.nlocks = g ? 1 : 0, .nstacks = 1};
+
+		subj.locks[0] = g;
+		subj.stacks[0] = here;
+		if (taken_at)
+			subj.stacks[subj.nstacks++] = taken_at;
+		if (suppressed("misuse", &subj)) {
+			fresh = false;
+			goto out;
+		}
+	}
 	lh_report_count_finding();
 	lh_buf_puts(&t, "lockhound: misuse: ");
 	lh_buf_puts(&t, what);
