@@ -53,6 +53,7 @@ struct cycle_edge {
 	size_t nheld, ntaken;
 	bool held_partial;
 	const char *origin; /* replay: "pid 4242, run1.log", else NULL */
+	const char *from_name, *to_name; /* names to use instead of lock_display() */
 };
 
 /* Tells a cycle of n orders (edge i took edge[i].to while holding

@@ -312,6 +312,30 @@ fframe_where(const struct fframe *fr, bool func)
 	return xasprintf("0x%" PRIx64, fr->pc);
 }
 
+char *
+fstack_where(const struct fstack *s)
+{
+	const struct fframe *site = fstack_site(s), *caller = NULL;
+	char *w = fframe_where(site, true), *c, *r;
+
+	if (!site)
+		return w;
+	for (const struct fframe *fr = site + 1; fr < s->frames + s->n; fr++) {
+		if (fr[-1].inlined || !fr->function)
+			continue; /* the same call, inlined */
+		caller = fr;
+		break;
+	}
+	/* The real function of the site's call (its last inlined frame). */
+	if (!caller || !caller->file)
+		return w;
+	c = fframe_where(caller, false);
+	r = xasprintf("%s (called from %s at %s)", w, caller->function, c);
+	free(c);
+	free(w);
+	return r;
+}
+
 void
 print_wrapped(FILE *out, const char *indent, const char *text)
 {

@@ -99,6 +99,11 @@ const struct fframe *fstack_site(const struct fstack *s);
  * frees. With func, adds " in FUNCTION" when known. */
 char *fframe_where(const struct fframe *fr, bool func);
 
+/* fframe_where(site, true), plus its caller: "order2.c:19 in take (called
+ * from b_then_a at order2.c:34)", so that a helper that takes locks does not
+ * hide who called it. Caller frees. */
+char *fstack_where(const struct fstack *s);
+
 /* ---- printing ---------------------------------------------------------- */
 
 /* Writes s as a JSON string (quoted, escaped). */

@@ -84,7 +84,7 @@ write_dot(FILE *out, const struct ordergraph *g, size_t nlogs)
 
 		if (!l->first)
 			continue; /* a gate lock known only by id */
-		name = lock_display(l->proc, l->first);
+		name = og_lock_name(g, i);
 		fprintf(out, "\tL%zu [label=", i);
 		dot_str(out, name);
 		fprintf(out, ", tooltip=");

@@ -28,6 +28,14 @@ thread_text(const struct cycle_edge *e)
 	return t;
 }
 
+static char *
+name_of(const struct cycle_edge *e, bool to)
+{
+	const char *n = to ? e->to_name : e->from_name;
+
+	return n ? xstrdup0(n) : lock_display(e->proc, to ? e->to : e->from);
+}
+
 static bool
 held_read(unsigned combos)
 {
@@ -57,17 +65,18 @@ explain_cycle(struct finding *f, const struct cycle_edge *e, size_t n, bool trun
 	char **names = xcalloc(n, sizeof(*names));
 	char *text = NULL, *cycle = NULL;
 	const struct fframe **taken_at = xcalloc(n, sizeof(*taken_at));
+	size_t base = f->nstacks;
 	const struct fframe **held_at = xcalloc(n, sizeof(*held_at));
 
 	f->level = LEVEL_ERROR;
 	for (size_t i = 0; i < n; i++) {
-		names[i] = lock_display(e[i].proc, e[i].from);
+		names[i] = name_of(&e[i], false);
 		finding_add_lock(f, e[i].proc, e[i].from);
 	}
 	/* Stacks first, so that the words can name their sites. */
 	for (size_t i = 0; i < n; i++) {
 		char *th = thread_text(&e[i]);
-		char *to = lock_display(e[i].proc, e[i].to);
+		char *to = name_of(&e[i], true);
 		char *l1 = xasprintf("%s took %s at:", th, to);
 		char *l2 = xasprintf("while holding %s, taken at:", names[i]);
 		struct fstack *s;
@@ -86,8 +95,8 @@ explain_cycle(struct finding *f, const struct cycle_edge *e, size_t n, bool trun
 	f->primary = 0;
 	for (size_t i = 0; i < n; i++) {
 		char *th = thread_text(&e[i]);
-		char *to = lock_display(e[i].proc, e[i].to);
-		char *w1 = fframe_where(taken_at[i], true);
+		char *to = name_of(&e[i], true);
+		char *w1 = fstack_where(&f->stacks[base + 2 * i]);
 		char *w2 = fframe_where(held_at[i], false);
 
 		cat(&text, xasprintf("%s took %s%s at %s while holding %s%s (taken at %s)%s", th, to,
@@ -123,7 +132,7 @@ explain_cycle(struct finding *f, const struct cycle_edge *e, size_t n, bool trun
 	 * (edge 0): its thread should take edge[0].to before edge[0].from.
 	 */
 	{
-		char *to = lock_display(e[0].proc, e[0].to);
+		char *to = name_of(&e[0], true);
 		char *w = fframe_where(taken_at[0], true);
 		char *order = NULL;
 

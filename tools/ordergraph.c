@@ -439,3 +439,28 @@ og_free(struct ordergraph *g)
 	free(x);
 	free(g);
 }
+
+char *
+og_lock_name(const struct ordergraph *g, size_t i)
+{
+	const struct og_lock *l = &g->locks[i];
+	const char *hash = strrchr(l->key, '#');
+	struct finding tmp = {0};
+	char *where, *r;
+
+	if (!l->first)
+		return xasprintf("lock %s", l->key);
+	if (strncmp(l->key, "C:", 2) != 0 || !hash || !l->first->has_init)
+		return lock_display(l->proc, l->first);
+	finding_add_stack(&tmp, l->proc, "", &l->first->init, 1);
+	where = fframe_where(tmp.nstacks && tmp.stacks[0].n
+				     ? &tmp.stacks[0].frames[tmp.stacks[0].n - 1]
+				     : NULL,
+			     true);
+	r = xasprintf("%s %s made at %s", l->first->type && l->first->type[0] ? l->first->type
+									       : "lock",
+		      hash, where);
+	free(where);
+	finding_free(&tmp);
+	return r;
+}

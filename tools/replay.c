@@ -44,6 +44,7 @@ cycle_finding(const struct ordergraph *g, const struct og_cycle *c)
 	struct finding *f = xcalloc(1, sizeof(*f));
 	struct cycle_edge *ce = xcalloc(c->n, sizeof(*ce));
 	char **origins = xcalloc(c->n, sizeof(*origins));
+	char **names = xcalloc(2 * c->n, sizeof(*names));
 	char *procs = NULL, *classes = NULL;
 	const struct logproc **seen = xcalloc(c->n, sizeof(*seen));
 	size_t nseen = 0;
@@ -66,6 +67,10 @@ cycle_finding(const struct ordergraph *g, const struct og_cycle *c)
 		ce[i].taken = ts ? ts->frames : NULL;
 		ce[i].ntaken = ts ? ts->n : 0;
 		ce[i].held_partial = o->o->held_partial;
+		names[2 * i] = og_lock_name(g, e->from);
+		names[2 * i + 1] = og_lock_name(g, e->to);
+		ce[i].from_name = names[2 * i];
+		ce[i].to_name = names[2 * i + 1];
 		origins[i] = xasprintf("pid %" PRIu64 " in %s", o->o->pid,
 				       base_name(o->proc->file->path));
 		ce[i].origin = c->across ? origins[i] : NULL;
@@ -79,15 +84,8 @@ cycle_finding(const struct ordergraph *g, const struct og_cycle *c)
 			procs = n;
 			seen[nseen++] = o->proc;
 		}
-		if (strncmp(g->locks[e->from].key, "C:", 2) == 0) {
-			char *name = lock_display(o->proc, ce[i].from);
-			char *n = xasprintf("%s%s%s", classes ? classes : "", classes ? ", " : "",
-					    name);
-
-			free(name);
-			free(classes);
-			classes = n;
-		}
+		if (strncmp(g->locks[e->from].key, "C:", 2) == 0 && !classes)
+			classes = xstrdup0(names[2 * i]);
 	}
 	f->kind = "lock-order-inversion";
 	f->rule = xstrdup0("lock-order-inversion");
@@ -108,16 +106,20 @@ cycle_finding(const struct ordergraph *g, const struct og_cycle *c)
 		f->title = title;
 	}
 	if (classes) {
-		char *t = xasprintf("%s (%s: a lock made by a line that made several; such locks "
-				    "are matched across runs by the order in which they were made.)",
+		char *t = xasprintf("%s (Locks made by one line, like the %s, are matched across "
+				    "runs by the order in which they were made.)",
 				    f->text, classes);
 
 		free(f->text);
 		f->text = t;
 	}
-	for (size_t i = 0; i < c->n; i++)
+	for (size_t i = 0; i < c->n; i++) {
 		free(origins[i]);
+		free(names[2 * i]);
+		free(names[2 * i + 1]);
+	}
 	free(origins);
+	free(names);
 	free(procs);
 	free(classes);
 	free(seen);
