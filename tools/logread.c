@@ -664,6 +664,8 @@ one_line(struct reader *r, const char *s, size_t n, bool last_cut)
 			r->f->cut_line = r->line;
 			return -1;
 		}
+		if (!r->cur && last_cut && n > 12 && memcmp(s, "{\"lockhound\":", 13) == 0)
+			return bad(r, "cut short in its header: nothing to read"), 0;
 		if (!r->cur)
 			return bad(r, "not a lockhound log (the first line is not JSON: %s)", why),
 			       0;

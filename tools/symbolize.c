@@ -530,18 +530,31 @@ lookup_code(struct symbolizer *s, uint64_t addr, bool ret, struct sym_frame *f)
 	cudie = dwfl_module_addrdie(mod, look, &dbias);
 	pos.file = abs_path(s, line ? dwfl_line_comp_dir(line) : comp_dir(cudie), pos.file);
 	nscopes = cudie ? dwarf_getscopes(cudie, look - dbias, &scopes) : -1;
-	for (int i = 0; i < nscopes && f->ninl < SYM_INLINE_MAX; i++) {
+	for (int i = 0; i < nscopes; i++) {
 		int tag = dwarf_tag(&scopes[i]);
+		Dwarf_Die *chain = NULL;
+		int nchain;
 
 		if (tag != DW_TAG_subprogram && tag != DW_TAG_inlined_subroutine)
 			continue;
-		pos.function = die_name(&scopes[i]);
-		f->inl[f->ninl++] = pos;
-		if (tag == DW_TAG_subprogram)
-			break;
-		pos.file = abs_path(s, comp_dir(cudie), call_file(cudie, &scopes[i]));
-		pos.line = attr_int(&scopes[i], DW_AT_call_line);
-		pos.column = attr_int(&scopes[i], DW_AT_call_column);
+		/* The innermost function; its callers through the concrete tree (as
+		 * eu-addr2line -i: dwarf_getscopes follows abstract origins). */
+		nchain = dwarf_getscopes_die(&scopes[i], &chain);
+		for (int k = 0; k < nchain && f->ninl < SYM_INLINE_MAX; k++) {
+			int t = dwarf_tag(&chain[k]);
+
+			if (t != DW_TAG_subprogram && t != DW_TAG_inlined_subroutine)
+				continue;
+			pos.function = die_name(&chain[k]);
+			f->inl[f->ninl++] = pos;
+			if (t == DW_TAG_subprogram)
+				break;
+			pos.file = abs_path(s, comp_dir(cudie), call_file(cudie, &chain[k]));
+			pos.line = attr_int(&chain[k], DW_AT_call_line);
+			pos.column = attr_int(&chain[k], DW_AT_call_column);
+		}
+		free(chain);
+		break;
 	}
 	free(scopes);
 	if (f->ninl == 0 && (f->symbol || pos.file)) {
