@@ -3,7 +3,8 @@
 # while over its corpus. Not part of `make check`; run by hand or in a
 # nightly job:
 #
-#   fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]     (default 60; all targets)
+#   fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]     (default 60; all targets;
+#                                                    0: run the seeds once)
 #   make fuzz FUZZ_SECONDS=300
 #
 # Targets: log (lockhound logs through explain, replay and graph), json (the
@@ -62,7 +63,8 @@ for t in $targets; do
 		[ -d "$d" ] && seeds="$seeds $d"
 	done
 	echo "== fuzz-$t for ${seconds}s"
-	(cd "$work" && ASAN_OPTIONS=detect_leaks=1 ./fuzz-"$t" -max_total_time="$seconds" \
+	if [ "$seconds" = 0 ]; then limit=-runs=0; else limit=-max_total_time=$seconds; fi
+	(cd "$work" && ASAN_OPTIONS=detect_leaks=1 ./fuzz-"$t" $limit \
 		-timeout=10 -rss_limit_mb=2048 -max_len=65536 -close_fd_mask=2 \
 		-artifact_prefix="$work/crash-$t-" $seeds)
 done

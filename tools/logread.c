@@ -375,29 +375,17 @@ add_lock(struct reader *r, uint64_t pid, uint64_t id)
 static bool
 decode_lock(struct reader *r, const struct json_value *v, uint64_t pid)
 {
-	struct loglock *lk;
+	struct loglock tmp = {.sym_module = -1}, *lk;
 	uint64_t id;
 	const char *type, *mk, *rk, *name, *ann, *sname = NULL;
 	const struct json_value *sym, *init;
 
+	/* Check every field before touching the process's tables. */
 	if (!req_u64(r, v, "id", &id))
 		return false;
 	if (!opt_str(r, v, "type", &type) || !opt_str(r, v, "mutex_kind", &mk) ||
 	    !opt_str(r, v, "rwlock_kind", &rk) || !opt_str(r, v, "name", &name) ||
-	    !opt_str(r, v, "annotation", &ann))
-		return false;
-	lk = idmap_get(r->cur->lockmap, pid, id);
-	if (lk && lk->placeholder) {
-		free(lk->type);
-		free(lk->name);
-	} else {
-		lk = add_lock(r, pid, id);
-		if (!lk)
-			return false;
-	}
-	lk->placeholder = false;
-	lk->line = r->line;
-	if (!opt_hex(r, v, "addr", &lk->addr))
+	    !opt_str(r, v, "annotation", &ann) || !opt_hex(r, v, "addr", &tmp.addr))
 		return false;
 	sym = json_get(v, "symbol");
 	if (sym) {
@@ -406,27 +394,39 @@ decode_lock(struct reader *r, const struct json_value *v, uint64_t pid)
 		if (sym->type != JSON_OBJECT)
 			return bad(r, "\"symbol\" is not an object");
 		if (!opt_str(r, sym, "name", &sname) ||
-		    !opt_u64(r, sym, "offset", &lk->sym_offset, 0) ||
-		    !opt_hex(r, sym, "module_offset", &lk->sym_module_offset))
+		    !opt_u64(r, sym, "offset", &tmp.sym_offset, 0) ||
+		    !opt_hex(r, sym, "module_offset", &tmp.sym_module_offset))
 			return false;
 		if (!json_get_u64(sym, "module", &m) || m > LOGREAD_MAX_MODULE_INDEX)
 			return bad(r, "\"symbol\" without a valid \"module\"");
-		lk->sym_module = (int)m;
+		tmp.sym_module = (int)m;
 	}
 	init = json_get(v, "init");
 	if (init) {
 		char why[128];
 
-		if (!decode_frame(init, &lk->init, why, sizeof(why)))
+		if (!decode_frame(init, &tmp.init, why, sizeof(why)))
 			return bad(r, "\"init\": %s", why);
-		lk->has_init = true;
+		tmp.has_init = true;
 	}
-	lk->type = xstrdup(type);
-	lk->mutex_kind = mk ? xstrdup(mk) : NULL;
-	lk->rwlock_kind = rk ? xstrdup(rk) : NULL;
-	lk->name = xstrdup(name);
-	lk->annotation = ann ? xstrdup(ann) : NULL;
-	lk->sym_name = sname && *sname ? xstrdup(sname) : NULL;
+	lk = idmap_get(r->cur->lockmap, pid, id);
+	if (!lk || !lk->placeholder) {
+		lk = add_lock(r, pid, id);
+		if (!lk)
+			return false;
+	}
+	free(lk->type);
+	free(lk->name);
+	tmp.pid = pid;
+	tmp.id = id;
+	tmp.line = r->line;
+	tmp.type = xstrdup(type);
+	tmp.mutex_kind = mk ? xstrdup(mk) : NULL;
+	tmp.rwlock_kind = rk ? xstrdup(rk) : NULL;
+	tmp.name = xstrdup(name);
+	tmp.annotation = ann ? xstrdup(ann) : NULL;
+	tmp.sym_name = sname && *sname ? xstrdup(sname) : NULL;
+	*lk = tmp;
 	return true;
 }
 

@@ -28,7 +28,7 @@
 #define LOGREAD_MAX_LINE (16u << 20)	/* bytes in one record */
 #define LOGREAD_MAX_FRAMES 1024		/* frames in one stack */
 #define LOGREAD_MAX_GATES 64		/* gate locks of one order */
-#define LOGREAD_MAX_MODULE_INDEX 65535
+#define LOGREAD_MAX_MODULE_INDEX 4095 /* modules of one process */
 
 struct logmodule {
 	int index;

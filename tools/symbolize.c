@@ -37,6 +37,8 @@ struct smod {
 	char *build_id;
 	uint64_t base, start, end;
 	enum sym_status status;
+	char *problem; /* said (in problems) on the first lookup that needs it */
+	bool said;
 	Dwfl_Module *mod;
 	struct var *vars;
 	size_t nvars;
@@ -123,28 +125,38 @@ own(struct symbolizer *s, char *str)
 	return str;
 }
 
+/* Publishes m's problem, once, when a lookup first lands in m. */
 static void
-problem(struct symbolizer *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+say_problem(struct symbolizer *s, struct smod *m)
+{
+	char **n;
+
+	if (m->said || !m->problem)
+		return;
+	m->said = true;
+	n = realloc(s->problems, (s->nproblems + 1) * sizeof(*n));
+	if (!n)
+		return;
+	s->problems = n;
+	s->problems[s->nproblems++] = m->problem;
+	m->problem = NULL;
+}
 
 static void
-problem(struct symbolizer *s, const char *fmt, ...)
+problem(struct smod *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+problem(struct smod *m, const char *fmt, ...)
 {
 	va_list ap;
-	char *msg = NULL, **n;
+	char *msg = NULL;
 
 	va_start(ap, fmt);
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
 	va_end(ap);
-	if (!msg)
-		return;
-	n = realloc(s->problems, (s->nproblems + 1) * sizeof(*n));
-	if (!n) {
-		free(msg);
-		return;
-	}
-	s->problems = n;
-	s->problems[s->nproblems++] = msg;
+	free(m->problem);
+	m->problem = msg;
 }
 
 size_t
@@ -294,15 +306,15 @@ report_module(struct symbolizer *s, struct smod *m)
 	}
 	if (mismatch) {
 		m->status = SYM_MISMATCH;
-		problem(s, "%s: the file is another build than the one that ran (build-id %s "
+		problem(m, "%s: the file is another build than the one that ran (build-id %s "
 			   "on disk, %s in the log): its frames are not symbolized",
 			m->path, disk_id ? disk_id : "?", m->build_id);
 	} else if (access(m->path, F_OK) != 0) {
 		m->status = SYM_MISSING;
-		problem(s, "%s: %s: its frames are not symbolized", m->path, strerror(err));
+		problem(m, "%s: %s: its frames are not symbolized", m->path, strerror(err));
 	} else {
 		m->status = SYM_UNREADABLE;
-		problem(s, "%s: not an ELF file libdwfl can use (%s): its frames are not "
+		problem(m, "%s: not an ELF file libdwfl can use (%s): its frames are not "
 			   "symbolized",
 			m->path, dwfl_errmsg(-1));
 	}
@@ -385,6 +397,7 @@ sym_free(struct symbolizer *s)
 		free(s->mods[i]->path);
 		free(s->mods[i]->build_id);
 		free(s->mods[i]->vars);
+		free(s->mods[i]->problem);
 		free(s->mods[i]);
 	}
 	free(s->mods);
@@ -416,6 +429,7 @@ find_module(struct symbolizer *s, uint64_t addr, struct smod **failed)
 
 		if (m->status != SYM_OK && m->start < m->end && addr >= m->start && addr < m->end) {
 			*failed = m;
+			say_problem(s, m);
 			break;
 		}
 	}

@@ -52,7 +52,7 @@ outer(void)
 
 struct self {
 	char path[4096];
-	uintptr_t bias;
+	uintptr_t bias, lo, hi;
 	char build_id[128];
 };
 
@@ -64,10 +64,17 @@ find_self(struct dl_phdr_info *info, size_t size, void *arg)
 	(void)size;
 	if (info->dlpi_name[0] == '\0') { /* the main program */
 		s->bias = info->dlpi_addr;
+		s->lo = UINTPTR_MAX;
 		for (int i = 0; i < info->dlpi_phnum; i++) {
 			const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 			const char *p, *end;
 
+			if (ph->p_type == PT_LOAD) {
+				uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+
+				s->lo = a < s->lo ? a : s->lo;
+				s->hi = a + ph->p_memsz > s->hi ? a + ph->p_memsz : s->hi;
+			}
 			if (ph->p_type != PT_NOTE)
 				continue;
 			p = (const char *)(info->dlpi_addr + ph->p_vaddr);
@@ -99,7 +106,7 @@ offline_self(struct self *s, const char *build_id)
 	n = readlink("/proc/self/exe", s->path, sizeof(s->path) - 1);
 	ck_assert(n > 0);
 	dl_iterate_phdr(find_self, s);
-	m = (struct sym_module){s->path, build_id ? build_id : s->build_id, s->bias, 0, 0};
+	m = (struct sym_module){s->path, build_id ? build_id : s->build_id, s->bias, s->lo, s->hi};
 	return sym_open_modules(&m, 1);
 }
 
@@ -165,8 +172,10 @@ START_TEST(test_symbolize_checks_build_ids)
 				  0x7f0000100000};
 
 	outer();
+	ck_assert_uint_eq(sym_problems(s, &msgs), 0); /* said when it matters */
 	sym_code(s, seen_ra, true, &f);
-	ck_assert_int_eq(f.status, SYM_NO_MODULE); /* the mismatched file is not used */
+	ck_assert_int_eq(f.status, SYM_MISMATCH); /* the mismatched file is not used */
+	ck_assert_ptr_null(f.symbol);
 	ck_assert_uint_eq(sym_problems(s, &msgs), 1);
 	ck_assert_ptr_nonnull(strstr(msgs[0], "another build"));
 	sym_add_modules(s, &gone, 1);
