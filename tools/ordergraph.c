@@ -113,14 +113,17 @@ base_key(const struct logproc *p, const struct loglock *lk, bool *is_class)
 	if (lk->sym_name)
 		return xasprintf("S:%s:%s+%" PRIu64, module_path(p, lk->sym_module), lk->sym_name,
 				 lk->sym_offset);
-	if (lk->sym_module >= 0)
-		return xasprintf("A:%s+0x%" PRIx64, module_path(p, lk->sym_module),
-				 lk->sym_module_offset);
+	/* The class before a bare module offset: a heap lock can carry a module
+	 * offset when the module's recorded range is too wide, and two locks
+	 * made at one address one after the other must stay two locks. */
 	if (lk->has_init && lk->init.module >= 0) {
 		*is_class = true;
 		return xasprintf("C:%s+0x%" PRIx64, module_path(p, lk->init.module),
 				 lk->init.offset);
 	}
+	if (lk->sym_module >= 0)
+		return xasprintf("A:%s+0x%" PRIx64, module_path(p, lk->sym_module),
+				 lk->sym_module_offset);
 	return xasprintf("P:%s#%u:%" PRIu64 ":%" PRIu64, p->file->path, p->index, lk->pid, lk->id);
 }
 

@@ -5,11 +5,11 @@
  * never by address:
  *   N:NAME                  an annotated lock (lh_lock_name)
  *   S:MODULE:SYMBOL+OFF     a lock in a module's data, by its variable
- *   A:MODULE+OFFSET         the same without a symbol
- *   C:MODULE+OFFSET#K       a dynamic lock, by its class (the module and
- *                           offset of its init call site) and K, its rank
- *                           among the locks of that class the process
- *                           described (by lock id, i.e. creation order)
+ *   C:MODULE+OFFSET#K       a lock made by an init call, by its class (the
+ *                           module and offset of its init call site) and K,
+ *                           its rank among the locks of that class the
+ *                           process described (by lock id: creation order)
+ *   A:MODULE+OFFSET         a lock in a module's data, without a symbol
  *   P:LOG#PROC:PID:ID       a lock with none of these: that process only
  * MODULE is the module's path. So two dynamic locks of one class stay two
  * locks (an order between them is an edge, as at run time), and the K-th

@@ -138,6 +138,18 @@ check "replay: class locks named by rank and init site" grep -q "mutex #1 made a
 # Gate locks excuse a cycle in replay as at run time.
 lh_run gate "$E2E/gate"
 expect_eq "replay: a gated cycle is silent" 0 "$(st "$LOCKHOUND" replay "$TMP/gate.log")"
+# Replay agrees with the runtime on its own cases: a lock destroyed and
+# made again at the same address is a new lock; a thousand locks of one
+# class in one order are no cycle; the philosophers' ring is.
+lh_run reinit "$E2E/reinit"
+expect_eq "replay: a re-made lock is another lock" 0 "$(st "$LOCKHOUND" replay "$TMP/reinit.log")"
+lh_run reinit-same "$E2E/reinit" same
+expect_eq "replay: the same lock kept: a cycle" 1 "$(st "$LOCKHOUND" replay "$TMP/reinit-same.log")"
+lh_run consistent2 "$E2E/consistent"
+expect_eq "replay: one class, one order, two runs: no cycle" 0 \
+	"$(st "$LOCKHOUND" replay "$TMP/consistent.log" "$TMP/consistent2.log")"
+lh_run philosophers "$E2E/philosophers"
+expect_eq "replay: the philosophers' ring" 1 "$(st "$LOCKHOUND" replay "$TMP/philosophers.log")"
 lh_run cycle3 "$E2E/cycle3"
 expect_eq "replay: a cycle of three" 1 "$(st "$LOCKHOUND" replay "$TMP/cycle3.log")"
 check "replay: three locks in the cycle" grep -q "3 locks in a cycle" "$TMP/out"
