@@ -892,3 +892,9 @@ sym_data(struct symbolizer *s, uint64_t addr, struct sym_data *out)
 	}
 	out->status = SYM_OK;
 }
+
+struct Dwfl *
+sym_dwfl(struct symbolizer *s)
+{
+	return s->dwfl;
+}

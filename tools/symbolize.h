@@ -110,6 +110,16 @@ void sym_data(struct symbolizer *s, uint64_t addr, struct sym_data *out);
  */
 size_t sym_problems(struct symbolizer *s, const char *const **out);
 
+/*
+ * The libdwfl session behind s, for callers that need more than lookups on
+ * the same modules: `lockhound attach` unwinds the threads of the process it
+ * symbolizes with dwfl_linux_proc_attach() and dwfl_getthread_frames() on
+ * sym_open_pid()'s Dwfl, then names their frames with sym_code(). The Dwfl
+ * stays owned by s.
+ */
+struct Dwfl;
+struct Dwfl *sym_dwfl(struct symbolizer *s);
+
 /* A short text for a status ("build-id mismatch", ...). */
 const char *sym_status_text(enum sym_status st);
 

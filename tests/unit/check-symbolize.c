@@ -200,6 +200,7 @@ START_TEST(test_symbolize_a_live_process)
 	struct sym_data d;
 
 	ck_assert_msg(s != NULL, "%s", err);
+	ck_assert_ptr_nonnull(sym_dwfl(s)); /* attach unwinds on the same session */
 	outer();
 	sym_code(s, seen_ra, true, &f);
 	ck_assert_int_eq(f.status, SYM_OK);
