@@ -246,7 +246,8 @@ wait_node(uintptr_t addr)
 	return lh_report_node(lh_locktab_find((void *)addr));
 }
 
-static void
+/* Writes the report; false if a suppression rule hides it. */
+static bool
 write_deadlock(struct finding *f)
 {
 	struct lh_buf t, j;
@@ -267,6 +268,14 @@ write_deadlock(struct finding *f)
 	for (struct lh_thread *o = lh_threads_first(); o; o = o->next)
 		if (!in_chain(f, o) && o != f->dead)
 			name_locks(o);
+	{
+		lh_stack_id stacks[MAX_CHAIN];
+
+		for (int i = 0; i < f->n; i++)
+			stacks[i] = atomic_load(&f->chain[i].t->wait_stack);
+		if (lh_report_suppressed("deadlock", waited, f->n, stacks, f->n))
+			return false;
+	}
 	lh_report_count_finding();
 	lh_buf_init(&t);
 	lh_buf_init(&j);
@@ -428,6 +437,7 @@ write_deadlock(struct finding *f)
 	lh_report_end();
 	lh_buf_release(&t);
 	lh_buf_release(&j);
+	return true;
 }
 
 /*
@@ -465,7 +475,7 @@ lh_deadlock_check(struct lh_thread *t)
 		lh_wait_capture_stack(t);
 	for (int i = 0; i < f.n; i++)
 		f.chain[i].t->wait_reported = f.chain[i].since;
-	write_deadlock(&f);
+	report = write_deadlock(&f); /* a suppressed deadlock does not abort */
 out:
 	lh_threads_unlock();
 	if (report)
@@ -498,6 +508,14 @@ lh_deadlock_timeout(struct lh_thread *t)
 			og = wait_node(o[0]->wait_addr);
 	}
 	lh_thread_name(t->tid, name, sizeof(name));
+	{
+		lh_stack_id st = atomic_load(&t->wait_stack);
+
+		if (lh_report_suppressed("acquire-timeout", &g, 1, &st, 1)) {
+			lh_threads_unlock();
+			return;
+		}
+	}
 	lh_report_count_finding();
 	lh_buf_init(&b);
 	lh_buf_init(&j);

@@ -86,6 +86,7 @@ struct lh_options {
 	int on_deadlock;	    /* enum lh_on_deadlock */
 	int timeout_ms;		    /* report acquisitions waiting this long; 0 off */
 	int stats;		    /* enum lh_stats_mode */
+	char suppressions[LH_PATH_MAX]; /* "" = none; suppress.c */
 };
 
 enum lh_stats_mode {
@@ -406,8 +407,7 @@ struct lh_gnode {
 	uintptr_t addr;
 	uintptr_t init_pc;
 	uint8_t type, kind, from_init;
-	bool rr;     /* read acquisitions are recursive (reader-preferring rwlock) */
-	bool logged; /* a "lock" record was written */
+	bool rr; /* read acquisitions are recursive (reader-preferring rwlock) */
 	int64_t rank;	/* Pearce-Kelly topological order */
 	uint64_t visit; /* search stamp */
 	uint64_t seen;	/* search states met at this node, valid when visit == stamp */
@@ -495,6 +495,8 @@ struct lh_gnode *lh_report_node(struct lh_lock *lk);
 void lh_report_lock_record(struct lh_buf *b, struct lh_gnode *g);
 const char *lh_report_label(struct lh_gnode *g);
 void lh_text_thread(struct lh_buf *b, pid_t tid, const char *name);
+bool lh_report_suppressed(const char *kind, struct lh_gnode *const *locks, int nlocks,
+			  const lh_stack_id *stacks, int nstacks);
 void lh_report_count_finding(void);
 bool lh_report_logging(void);
 void lh_report_atfork_prepare(void);
@@ -623,5 +625,49 @@ void lh_cond_enter(struct lh_thread *t, struct lh_cond_wait *w);
 void lh_cond_exit(struct lh_cond_wait *w, bool reacquired);
 void lh_cond_cancelled(void *w);
 void lh_cond_destroy(const void *cond);
+
+/* ---- suppress.c: rules that hide findings (runtime and CLI) ---------- */
+
+enum lh_supp_type {
+	LH_SUPP_KIND = 0, /* the finding's kind */
+	LH_SUPP_LOCK,	  /* any name of a lock involved */
+	LH_SUPP_FUNCTION, /* any function in its stacks */
+	LH_SUPP_FILE,	  /* any source file in its stacks (CLI only) */
+};
+
+#define LH_SUPP_MAX_CONDS 16
+#define LH_SUPP_MAX_LINE 4096
+#define LH_SUPP_MAX_RULES 100000
+#define LH_SUPP_MAX_FILE (1u << 20)
+
+struct lh_supp_cond {
+	uint8_t type; /* enum lh_supp_type */
+	char *pattern;
+};
+
+struct lh_supp_rule {
+	struct lh_supp_cond conds[LH_SUPP_MAX_CONDS];
+	int n;
+	unsigned line;
+};
+
+struct lh_suppressions {
+	struct lh_supp_rule *rules;
+	size_t n, cap;
+};
+
+extern struct lh_suppressions lh_supp; /* the runtime's, from the option */
+
+bool lh_supp_glob(const char *pattern, const char *s);
+int lh_supp_parse(struct lh_suppressions *s, const char *text, size_t len, char *err,
+		  size_t errsz, unsigned *errline);
+int lh_supp_load(struct lh_suppressions *s, const char *path, char *err, size_t errsz,
+		 unsigned *errline);
+void lh_supp_free(struct lh_suppressions *s);
+const struct lh_supp_rule *lh_supp_match(const struct lh_suppressions *s, const char *kind,
+					 bool (*any)(void *arg, int type, const char *pattern),
+					 void *arg);
+const char *lh_supp_type_name(int type);
+void lh_suppress_init(const char *path);
 
 #endif /* LOCKHOUND_PRIVATE_H */

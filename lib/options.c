@@ -35,6 +35,7 @@ static const struct opt opts[] = {
 	 on_deadlock_names},
 	{"timeout_ms", OPT_INT, offsetof(struct lh_options, timeout_ms), 0, 86400000, NULL},
 	{"stats", OPT_ENUM, offsetof(struct lh_options, stats), 0, 0, stats_names},
+	{"suppressions", OPT_PATH, offsetof(struct lh_options, suppressions), 0, 0, NULL},
 };
 
 void

@@ -23,6 +23,57 @@
 
 static lh_mutex_t report_mu = LH_MUTEX_INIT;
 static int log_fd = -1;
+
+/* A set of nonzero 64-bit keys (open addressing), under report_mu. */
+struct keyset {
+	uint64_t *keys;
+	size_t cap, used;
+};
+
+/* Orders logged, by class (the log grows with the program's code paths,
+ * not with its lock instances), and lock ids described by a "lock" record. */
+static struct keyset orders_logged, locks_logged;
+
+static void
+forget(struct keyset *set)
+{
+	if (set->keys)
+		memset(set->keys, 0, set->cap * sizeof(*set->keys));
+	set->used = 0;
+}
+
+/* Adds k; true if it was not there. When memory runs out, says true: a
+ * record written twice is better than one lost. */
+static bool
+first_time(struct keyset *set, uint64_t k)
+{
+	size_t i;
+
+	k = k ? k : 1;
+	if ((set->used + 1) * 2 > set->cap) {
+		size_t cap = set->cap ? set->cap * 2 : 1024;
+		uint64_t *n = lh_alloc(cap * sizeof(*n));
+
+		if (!n)
+			return true;
+		for (size_t j = 0; j < set->cap; j++) {
+			if (!set->keys[j])
+				continue;
+			for (i = set->keys[j] & (cap - 1); n[i]; i = (i + 1) & (cap - 1))
+				;
+			n[i] = set->keys[j];
+		}
+		lh_free(set->keys, set->cap * sizeof(*set->keys));
+		set->keys = n;
+		set->cap = cap;
+	}
+	for (i = k & (set->cap - 1); set->keys[i]; i = (i + 1) & (set->cap - 1))
+		if (set->keys[i] == k)
+			return false;
+	set->keys[i] = k;
+	set->used++;
+	return true;
+}
 static bool log_tried; /* opened, or failed and said so */
 
 static void open_log(void);
@@ -366,9 +417,10 @@ json_lock_record(struct lh_buf *b, struct lh_gnode *g)
 	const char *name;
 	uintptr_t off;
 
-	if (g->logged)
+	/* By id, not by node: copies of a lock's identity (the statistics of a
+	 * destroyed lock) must not describe it twice. */
+	if (!first_time(&locks_logged, g->id))
 		return;
-	g->logged = true;
 	lh_json_begin(b, "lock", 0);
 	lh_buf_puts(b, ",\"id\":");
 	lh_buf_put_u64(b, g->id);
@@ -581,12 +633,6 @@ lh_report_logging(void)
 	return lh_opt.log_path[0] && !lh_secure && (!log_tried || log_fd >= 0);
 }
 
-/* Orders logged so far, by class: open addressing of 64-bit keys, under
- * report_mu. It grows with the program's distinct code paths, not with its
- * lock instances. */
-static uint64_t *orders_seen;
-static size_t orders_cap, orders_used;
-
 static uint64_t
 class_of(const struct lh_gnode *g)
 {
@@ -594,37 +640,14 @@ class_of(const struct lh_gnode *g)
 }
 
 /* True the first time this (classes, stacks, modes, gates) combination is
- * seen. */
+ * seen. Caller holds report_mu. */
 static bool
 order_once(const struct lh_edge *e)
 {
 	uint64_t k = lh_chain_mix(lh_chain_mix(class_of(e->from), class_of(e->to), e->combos),
 				  (uint64_t)e->from_stack << 32 | e->to_stack, e->ngates != 0);
-	size_t i;
 
-	if ((orders_used + 1) * 2 > orders_cap) {
-		size_t cap = orders_cap ? orders_cap * 2 : 1024;
-		uint64_t *n = lh_alloc(cap * sizeof(*n));
-
-		if (!n)
-			return true; /* log it rather than lose it */
-		for (size_t j = 0; j < orders_cap; j++) {
-			if (!orders_seen[j])
-				continue;
-			for (i = orders_seen[j] & (cap - 1); n[i]; i = (i + 1) & (cap - 1))
-				;
-			n[i] = orders_seen[j];
-		}
-		lh_free(orders_seen, orders_cap * sizeof(*orders_seen));
-		orders_seen = n;
-		orders_cap = cap;
-	}
-	for (i = k & (orders_cap - 1); orders_seen[i]; i = (i + 1) & (orders_cap - 1))
-		if (orders_seen[i] == k)
-			return false;
-	orders_seen[i] = k;
-	orders_used++;
-	return true;
+	return first_time(&orders_logged, k);
 }
 
 /*
@@ -679,6 +702,73 @@ lh_text_thread(struct lh_buf *b, pid_t tid, const char *name)
 	text_thread(b, tid, name);
 }
 
+/* ---- suppressions (suppress.c): only lock and function names are known
+ * in-process; a rule with a file condition never matches here. ---------- */
+
+struct supp_subject {
+	struct lh_gnode *locks[LH_CYCLE_MAX];
+	int nlocks;
+	lh_stack_id stacks[2 * LH_CYCLE_MAX];
+	int nstacks;
+};
+
+static bool
+supp_any(void *arg, int type, const char *pattern)
+{
+	struct supp_subject *s = arg;
+	const struct lh_module *m;
+	const char *name;
+	uintptr_t off;
+
+	if (type == LH_SUPP_LOCK) {
+		for (int i = 0; i < s->nlocks; i++) {
+			if (lh_supp_glob(pattern, label(s->locks[i])))
+				return true;
+			if (lh_symbolize(s->locks[i]->addr, true, &name, &off, &m) &&
+			    lh_supp_glob(pattern, name))
+				return true;
+		}
+	} else if (type == LH_SUPP_FUNCTION) {
+		for (int i = 0; i < s->nstacks; i++) {
+			int n;
+			const uintptr_t *pcs = lh_stack_get(s->stacks[i], &n, NULL);
+
+			for (int k = 0; k < n; k++)
+				if (lh_symbolize(pcs[k] - 1, false, &name, &off, &m) &&
+				    lh_supp_glob(pattern, name))
+					return true;
+		}
+	}
+	return false;
+}
+
+static bool
+suppressed(const char *kind, struct supp_subject *s)
+{
+	return lh_supp.n > 0 && lh_supp_match(&lh_supp, kind, supp_any, s) != NULL;
+}
+
+/*
+ * For findings composed elsewhere (deadlock.c): is a finding of this kind,
+ * about these locks and these stacks, hidden by a suppression rule?
+ */
+bool
+lh_report_suppressed(const char *kind, struct lh_gnode *const *locks, int nlocks,
+		     const lh_stack_id *stacks, int nstacks)
+{
+	struct supp_subject subj = {0};
+
+	if (lh_supp.n == 0)
+		return false;
+	for (int i = 0; i < nlocks && subj.nlocks < LH_CYCLE_MAX; i++)
+		if (locks[i])
+			subj.locks[subj.nlocks++] = locks[i];
+	for (int i = 0; i < nstacks && subj.nstacks < 2 * LH_CYCLE_MAX; i++)
+		if (stacks[i])
+			subj.stacks[subj.nstacks++] = stacks[i];
+	return suppressed(kind, &subj);
+}
+
 /* graph ops: a cycle that can deadlock. */
 void
 lh_report_cycle(const struct lh_cycle *c, void *arg)
@@ -687,6 +777,17 @@ lh_report_cycle(const struct lh_cycle *c, void *arg)
 	pid_t tid = lh_gettid();
 
 	(void)arg;
+	if (lh_supp.n > 0) {
+		struct supp_subject subj = {.nlocks = c->n};
+
+		for (int i = 0; i < c->n; i++) {
+			subj.locks[i] = c->edges[i]->from;
+			subj.stacks[subj.nstacks++] = c->edges[i]->from_stack;
+			subj.stacks[subj.nstacks++] = c->edges[i]->to_stack;
+		}
+		if (suppressed("lock-order-inversion", &subj))
+			return;
+	}
 	lh_report_count_finding();
 	lh_buf_init(&t);
 	lh_buf_init(&j);
@@ -826,6 +927,18 @@ lh_report_misuse(const char *what, const void *addr, struct lh_lock *lk, const c
 	fresh = misuse_once(what, site ? site : nf > 0 ? pcs[0] : 0);
 	if (!fresh)
 		goto out;
+	if (lh_supp.n > 0) {
+		struct supp_subject subj = {.nlocks = g ? 1 : 0, .nstacks = 1};
+
+		subj.locks[0] = g;
+		subj.stacks[0] = here;
+		if (taken_at)
+			subj.stacks[subj.nstacks++] = taken_at;
+		if (suppressed("misuse", &subj)) {
+			fresh = false;
+			goto out;
+		}
+	}
 	lh_report_count_finding();
 	lh_buf_puts(&t, "lockhound: misuse: ");
 	lh_buf_puts(&t, what);
@@ -999,6 +1112,11 @@ lh_report_reopen_after_fork(void)
 		close(log_fd);
 	log_fd = -1;
 	log_tried = false;
+	/* A new file: it must describe its locks, stacks and orders again. */
+	forget(&locks_logged);
+	forget(&orders_logged);
+	if (stack_logged)
+		memset(stack_logged, 0, stack_logged_cap);
 }
 
 void

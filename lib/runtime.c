@@ -113,6 +113,7 @@ lh_init_slow(void)
 	lh_graph_init(&report_ops);
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	lh_report_init();
+	lh_suppress_init(lh_secure ? NULL : lh_opt.suppressions);
 	atomic_store(&lh_state, 2);
 }
 
