@@ -32,7 +32,8 @@ const struct explain_kind explain_kinds[] = {
 	{"data-race", "Two conflicting memory accesses without ordering", NULL, true,
 	 LEVEL_ERROR},
 	{"thread-dump", "Every thread with its stack and locks", NULL, false, LEVEL_NOTE},
-	{"contention", "Lock contention statistics", NULL, false, LEVEL_NOTE},
+	{"contention", "Lock contention statistics (a profile, not a finding)",
+	 explain_contention, false, LEVEL_NOTE},
 };
 const size_t explain_nkinds = sizeof(explain_kinds) / sizeof(explain_kinds[0]);
 

@@ -45,6 +45,8 @@ bool explain_deadlock(struct logproc *p, const struct logrecord *r, struct findi
 		      char *why, size_t whysz);
 bool explain_acquire_timeout(struct logproc *p, const struct logrecord *r, struct finding *f,
 			     char *why, size_t whysz);
+bool explain_contention(struct logproc *p, const struct logrecord *r, struct finding *f,
+			char *why, size_t whysz);
 
 /* Shared by inversion handlers (explain and replay): one order of a cycle. */
 struct cycle_edge {

@@ -1,5 +1,5 @@
 /* Unit tests for the explain handlers of tools/kind-deadlock.c,
- * tools/kind-acquire-timeout.c: the words,
+ * tools/kind-acquire-timeout.c and tools/kind-contention.c: the words,
  * the stacks, and malformed records refused. */
 #include "config.h"
 
@@ -267,6 +267,27 @@ START_TEST(test_kinds_tell_a_timeout_behind_another_wait)
 }
 END_TEST
 
+START_TEST(test_kinds_tell_contention_as_a_profile)
+{
+	struct told t;
+	const struct explain_kind *ek = explain_kind_find("contention");
+
+	ck_assert(!ek->finding); /* never changes explain's exit status */
+	tell(&t, HEADER LOCKS
+		 "{\"kind\":\"contention\",\"pid\":7,\"scope\":\"lock\",\"lock\":1,\"name\":"
+		 "\"lock_a\",\"acquisitions\":400,\"contended\":345,\"wait_ns\":330750817,"
+		 "\"wait_max_ns\":4303723,\"wait_mean_ns\":958698,\"sites\":1,\"acquire_sites\":"
+		 "[{\"frame\":" ST("2e0") ",\"acquisitions\":400}],\"wait_sites\":[{\"frame\":"
+		 ST("2e0") ",\"count\":345,\"wait_ns\":330750817}],\"holder_sites\":[]}\n");
+	says(&t, "lock_a: taken 400 times, 345 waited");
+	says(&t, "lock_a was taken 400 times; 345 of those acquisitions found it held and "
+		 "waited, 330.8 ms in all (958.7 us on average, 4.3 ms at most). Most of the "
+		 "waiting was at 0x12e0 (x+0x2e0).");
+	ck_assert(has_stack(&t, "threads waited here (345 times, 330.8 ms):"));
+	forget(&t);
+}
+END_TEST
+
 static Suite *
 kinds_suite(void)
 {
@@ -282,6 +303,7 @@ kinds_suite(void)
 	tcase_add_test(dl, test_kinds_refuse_malformed_deadlocks);
 	tcase_add_test(to, test_kinds_tell_an_acquire_timeout);
 	tcase_add_test(to, test_kinds_tell_a_timeout_behind_another_wait);
+	tcase_add_test(to, test_kinds_tell_contention_as_a_profile);
 	suite_add_tcase(s, dl);
 	suite_add_tcase(s, to);
 	return s;
