@@ -534,6 +534,27 @@ bool lh_deadlock_check(struct lh_thread *t);
 void lh_deadlock_timeout(struct lh_thread *t);
 void lh_deadlock_fork_check(struct lh_thread *t, uintptr_t cfa);
 
+#define LH_WAITCHAIN_MAX 64
+#define LH_OWNERS_MAX 64
+
+/* One member of a wait-for chain: t waits for the lock at addr since `since`. */
+struct lh_waitlink {
+	struct lh_thread *t;
+	uintptr_t addr;
+	uint64_t since; /* its wait stamp (wait_since_ns) */
+};
+
+/* A deadlock: each member waits for a lock the next one holds, the last
+ * for one the first holds; or, with dead set, for one an exited thread holds. */
+struct lh_waitchain {
+	struct lh_waitlink chain[LH_WAITCHAIN_MAX];
+	int n;
+	struct lh_thread *dead;
+};
+
+int lh_lock_owners(const struct lh_thread *w, uintptr_t addr, struct lh_thread **out);
+int lh_deadlock_find_all(struct lh_waitchain *out, int max);
+
 /* ---- misuse.c: API misuse checks ---------------------------------------- */
 
 int lh_misuse_reentry(struct lh_thread *t, uint32_t i, enum lh_lock_type type,
