@@ -10,6 +10,7 @@
 #ifndef LOCKHOUND_PRIVATE_H
 #define LOCKHOUND_PRIVATE_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -85,6 +86,7 @@ struct lh_options {
 	int exitcode;		    /* -1 = not set */
 	int on_deadlock;	    /* enum lh_on_deadlock */
 	int timeout_ms;		    /* report acquisitions waiting this long; 0 off */
+	int dump_signal;	    /* the thread-dump signal; 0: dumps by signal off */
 };
 
 extern struct lh_options lh_opt;
@@ -95,6 +97,8 @@ void lh_options_defaults(struct lh_options *o);
 int lh_options_parse(struct lh_options *o, const char *s, lh_warn_fn warn, void *arg);
 bool lh_option_known(const char *key);
 int lh_option_check(const char *key, const char *value, const char **why);
+int lh_signal_parse(const char *s, const char **why);
+const char *lh_signal_name(int sig, char *buf, size_t size);
 
 /* ---- locks ------------------------------------------------------------- */
 
@@ -240,6 +244,7 @@ struct lh_module {
 void lh_modules_init(void);
 int lh_modules_refresh(void);
 const struct lh_module *lh_module_find(uintptr_t addr);
+const struct lh_module *lh_module_find_try(uintptr_t addr);
 const struct lh_module *lh_module_at(int index);
 int lh_module_count(void);
 int lh_elf_build_id(const char *path, char *hex, size_t hexsz);
@@ -588,5 +593,32 @@ void lh_cond_enter(struct lh_thread *t, struct lh_cond_wait *w);
 void lh_cond_exit(struct lh_cond_wait *w, bool reacquired);
 void lh_cond_cancelled(void *w);
 void lh_cond_destroy(const void *cond);
+
+/* ---- dump.c: thread dumps (dump_signal, lh_dump(), lockhound dump) ------ */
+
+/*
+ * The runtime's own real-time signal: SIGRTMAX - LH_DUMP_RTSIG_BELOW_MAX,
+ * always with the value LH_DUMP_MAGIC << 32 | cookie. A collector sends it to
+ * each thread with cookie 0 (rt_tgsigqueueinfo) to have it record its stack;
+ * `lockhound dump` sends it to the process (sigqueue) with a random cookie,
+ * and listens on the abstract unix socket LH_DUMP_SOCKET_PREFIX followed by
+ * the cookie in 8 hex digits. The stream: LH_DUMP_PROTOCOL, the text, a NUL,
+ * the thread-dump record, a NUL.
+ */
+#define LH_DUMP_RTSIG_BELOW_MAX 2
+#define LH_DUMP_MAGIC 0x6c68646dull /* "lhdm" */
+#define LH_DUMP_SOCKET_PREFIX "lockhound-dump-"
+#define LH_DUMP_PROTOCOL "lockhound-dump 1\n"
+
+typedef int (*lh_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+struct sigaction;
+
+void lh_dump_init(void);
+void lh_dump_start(lh_create_fn create);
+bool lh_dump_sigaction(int sig, const struct sigaction *act, struct sigaction *old,
+		       int *rc);
+bool lh_dump_owns(int sig);
+int lh_dump_run(uintptr_t self_cfa);
+void lh_dump_atfork_child(void);
 
 #endif /* LOCKHOUND_PRIVATE_H */

@@ -76,6 +76,7 @@ atfork_child(void)
 	lh_stack_atfork_child();
 	lh_report_reopen_after_fork();
 	lh_graph_atfork_child();
+	lh_dump_atfork_child();
 }
 
 static const struct lh_graph_ops report_ops = {
@@ -110,6 +111,7 @@ lh_init_slow(void)
 	lh_graph_init(&report_ops);
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	lh_report_init();
+	lh_dump_init();
 	atomic_store(&lh_state, 2);
 }
 

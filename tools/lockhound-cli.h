@@ -26,5 +26,7 @@ bool cli_wants_help(int argc, char **argv);
 
 int cmd_run(int argc, char **argv);
 void usage_run(void);
+int cmd_dump(int argc, char **argv);
+void usage_dump(void);
 
 #endif

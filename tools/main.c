@@ -15,6 +15,7 @@ const char *cli_progname = "lockhound";
 
 static const struct cli_command commands[] = {
 	{"run", "run a program under the lockhound runtime", cmd_run, usage_run},
+	{"dump", "print the thread dump of a running process", cmd_dump, usage_dump},
 };
 
 /* Prints "lockhound: <what>: <why>" on stderr. */
