@@ -807,6 +807,7 @@ struct dthread {
 	struct lh_gnode *wait_g, *mutex_g;
 	pid_t owners[MAX_SHOWN_OWNERS];
 	int nowners;
+	bool changing_hands; /* the awaited lock was free when read */
 	/* its held locks */
 	uint32_t nheld;
 	struct dheld *held;
@@ -1205,9 +1206,17 @@ read_states(struct dump *d)
 		copy_held(dt, t);
 		if (dt->wait_kind == LH_WAIT_LOCK) {
 			int no = lh_lock_owners(t, dt->wait_addr, o);
+			enum lh_lock_type type = (enum lh_lock_type)dt->wait_type;
+			pid_t tid;
 
 			for (int k = 0; k < no && dt->nowners < MAX_SHOWN_OWNERS; k++)
 				dt->owners[dt->nowners++] = o[k]->tid;
+			/* glibc's owner, when the runtime does not know that thread;
+			 * or the lock is between two owners right now. */
+			if (no == 0 && (tid = lh_lock_owner((void *)dt->wait_addr, type)) > 0)
+				dt->owners[dt->nowners++] = tid;
+			else if (no == 0 && lh_lock_state((void *)dt->wait_addr, type) == 0)
+				dt->changing_hands = true;
 		}
 	}
 	/* Threads that exited holding locks: nobody can release those. */
@@ -1411,6 +1420,10 @@ text_state(struct lh_buf *b, struct dump *d, const struct dthread *dt)
 	lh_buf_puts(b, " ms");
 	if (dt->wait_kind != LH_WAIT_LOCK)
 		return;
+	if (dt->changing_hands) {
+		lh_buf_puts(b, ", changing hands (free when read)");
+		return;
+	}
 	if (dt->nowners == 0) {
 		lh_buf_puts(b, ", held by a thread lockhound did not see take it");
 		return;
@@ -1683,6 +1696,8 @@ json_thread(struct lh_buf *j, struct dump *d, const struct dthread *dt)
 				lh_buf_put_u64(j, (uint64_t)dt->owners[k]);
 			}
 			lh_buf_putc(j, ']');
+			if (dt->changing_hands)
+				lh_buf_puts(j, ",\"changing_hands\":true");
 		}
 		lh_buf_puts(j, ",\"waited_ms\":");
 		lh_buf_put_u64(j, d->now_ns > dt->wait_since_ns

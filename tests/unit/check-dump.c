@@ -302,6 +302,66 @@ START_TEST(test_dump_finds_a_deadlock_first)
 }
 END_TEST
 
+static _Atomic pid_t outsider_tid;
+
+/* Takes m2 with glibc only: the runtime never hears of this thread. */
+static void *
+outsider(void *arg)
+{
+	(void)arg;
+	prctl(PR_SET_NAME, "unit-outsider");
+	pthread_mutex_lock(&m2);
+	atomic_store(&outsider_tid, lh_gettid());
+	pthread_barrier_wait(&step);
+	pthread_barrier_wait(&step);
+	pthread_mutex_unlock(&m2);
+	return NULL;
+}
+
+/* Records a wait for the lock arg without blocking. */
+static void *
+recorder(void *arg)
+{
+	struct lh_thread *t = lh_enter();
+
+	prctl(PR_SET_NAME, arg == &m2 ? "unit-rec2" : "unit-rec1");
+	lh_leave(t);
+	lh_wait_begin(t, LH_WAIT_LOCK, arg, LH_TYPE_MUTEX, LH_MODE_WRITE, NULL, 0, 0);
+	pthread_barrier_wait(&step);
+	pthread_barrier_wait(&step);
+	lh_wait_end(t);
+	return NULL;
+}
+
+START_TEST(test_dump_names_owners_it_did_not_see_and_free_locks)
+{
+	struct lh_thread *t;
+	pthread_t th[3];
+	char *text, line[128];
+
+	ck_assert(lh_ready());
+	pthread_barrier_init(&step, NULL, 4);
+	pthread_create(&th[0], NULL, outsider, NULL);
+	pthread_create(&th[1], NULL, recorder, &m2);
+	pthread_create(&th[2], NULL, recorder, &m1);
+	pthread_barrier_wait(&step);
+	t = lh_enter();
+	capture_stderr();
+	ck_assert_int_eq(lh_dump_run(0), 0);
+	text = stderr_text();
+	lh_leave(t);
+	pthread_barrier_wait(&step);
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	snprintf(line, sizeof(line), " ms, held by thread %d \"unit-outsider\"\n",
+	         (int)atomic_load(&outsider_tid));
+	ck_assert_msg(strstr(text, line), "%s", text);
+	ck_assert_msg(strstr(text, "\"unit-rec1\": waiting for m1 ("), "%s", text);
+	ck_assert_msg(strstr(text, " ms, changing hands (free when read)\n"), "%s", text);
+	free(text);
+}
+END_TEST
+
 static char *
 slurp(const char *path)
 {
@@ -553,6 +613,7 @@ dump_suite(void)
 	tcase_add_test(tc, test_dump_lists_threads_their_locks_and_stacks);
 	tcase_add_test(tc, test_dump_names_a_thread_that_blocks_its_signal);
 	tcase_add_test(tc, test_dump_finds_a_deadlock_first);
+	tcase_add_test(tc, test_dump_names_owners_it_did_not_see_and_free_locks);
 	tcase_add_test(tc, test_dump_thread_serves_the_signal_and_ticks);
 	tcase_add_test(tc, test_dump_handler_dumps_a_lone_thread);
 	tcase_add_test(tc, test_dump_keeps_the_programs_action_for_its_signal);
