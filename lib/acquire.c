@@ -234,8 +234,11 @@ lh_after_slow(struct lh_thread *t, int slot, const void *addr)
 		return; /* LH_SLOT_* */
 	h = &t->held[slot];
 	if ((uint32_t)slot < n) {
-		if (h->addr == (uintptr_t)addr)
+		if (h->addr == (uintptr_t)addr) {
 			h->count++;
+			if (lh_opt.stats != LH_STATS_OFF)
+				lh_stat_count(t, h->lock, h->id, h->pc);
+		}
 		return;
 	}
 	if ((uint32_t)slot != n || h->addr != (uintptr_t)addr)
@@ -243,6 +246,11 @@ lh_after_slow(struct lh_thread *t, int slot, const void *addr)
 	if (h->how == LH_TIMED && n > 0 && !lh_chain_cached(t, h->chain))
 		lh_validate(t, h);
 	t->nheld = n + 1;
+	if (lh_opt.stats != LH_STATS_OFF) {
+		lh_stat_count(t, h->lock, h->id, h->pc);
+		if (lh_opt.stats == LH_STATS_HOLD)
+			h->since_ns = lh_now_ns();
+	}
 }
 
 /* lh_on_unlock() beyond popping the top: re-entries, out-of-order unlocks,
@@ -250,7 +258,7 @@ lh_after_slow(struct lh_thread *t, int slot, const void *addr)
  * n is the number of held locks. */
 void
 lh_unlock_slow(struct lh_thread *t, const void *addr, uint32_t n, enum lh_lock_type type,
-	       uintptr_t cfa)
+	       uintptr_t pc, uintptr_t cfa)
 {
 	int busy = t->busy;
 
@@ -263,6 +271,8 @@ lh_unlock_slow(struct lh_thread *t, const void *addr, uint32_t n, enum lh_lock_t
 			h->count--;
 			return;
 		}
+		if (lh_opt.stats != LH_STATS_OFF)
+			lh_stat_released(t, h, pc);
 		/* Out of order: the entries above move down and get new keys. */
 		for (uint32_t k = i; k + 1 < n; k++) {
 			t->held[k] = t->held[k + 1];
@@ -304,6 +314,8 @@ lh_on_destroy(const void *addr)
 		lh_graph_retire(lk);
 		lh_graph_unlock();
 	}
+	if (lh_opt.stats != LH_STATS_OFF)
+		lh_stats_retire(lk);
 	lh_locktab_remove(lk);
 	errno = err;
 }

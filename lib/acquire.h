@@ -19,7 +19,7 @@ bool lh_held_grow_slow(struct lh_thread *t);
 void lh_validate(struct lh_thread *t, struct lh_held *h);
 void lh_after_slow(struct lh_thread *t, int slot, const void *addr);
 void lh_unlock_slow(struct lh_thread *t, const void *addr, uint32_t n,
-		    enum lh_lock_type type, uintptr_t cfa);
+		    enum lh_lock_type type, uintptr_t pc, uintptr_t cfa);
 
 /*
  * Marks the calling thread busy and returns its state, or NULL if its lock
@@ -100,25 +100,40 @@ lh_after_lock(struct lh_thread *t, int slot, const void *addr)
 
 	if (LH_LIKELY((uint32_t)slot == n) && LH_LIKELY(t->held[n].addr == (uintptr_t)addr) &&
 	    LH_LIKELY(t->held[n].how != LH_TIMED)) {
+		struct lh_held *h = &t->held[n];
+
 		t->nheld = n + 1;
+		if (LH_LIKELY(lh_opt.stats != LH_STATS_OFF)) {
+			lh_stat_count(t, h->lock, h->id, h->pc);
+			if (LH_UNLIKELY(lh_opt.stats == LH_STATS_HOLD))
+				h->since_ns = lh_now_ns();
+		}
 		return;
 	}
 	lh_after_slow(t, slot, addr);
 }
 
-/* Before the real release: the lock leaves the held stack. cfa is the
- * wrapper's, for the stack of a misuse report. */
+/* Before the real release: the lock leaves the held stack. pc and cfa are
+ * the wrapper's: where it is released (for contention profiling) and the
+ * stack of a misuse report. */
 static inline __attribute__((always_inline)) void
-lh_on_unlock(struct lh_thread *t, const void *addr, enum lh_lock_type type, uintptr_t cfa)
+lh_on_unlock(struct lh_thread *t, const void *addr, enum lh_lock_type type, uintptr_t pc,
+	     uintptr_t cfa)
 {
 	uint32_t n = t->nheld;
 
 	if (LH_LIKELY(n > 0) && t->held[n - 1].addr == (uintptr_t)addr &&
 	    LH_LIKELY(t->held[n - 1].count == 1)) {
+		struct lh_held *h = &t->held[n - 1];
+
+		/* Someone waits for it (or hold times are on): say where. */
+		if (LH_UNLIKELY(atomic_load_explicit(&h->lock->wait_hint, memory_order_relaxed)) ||
+		    LH_UNLIKELY(lh_opt.stats == LH_STATS_HOLD))
+			lh_stat_released(t, h, pc);
 		t->nheld = n - 1;
 		return;
 	}
-	lh_unlock_slow(t, addr, n, type, cfa);
+	lh_unlock_slow(t, addr, n, type, pc, cfa);
 }
 
 #endif /* LOCKHOUND_ACQUIRE_H */

@@ -51,7 +51,7 @@ lh_cond_enter(struct lh_thread *t, struct lh_cond_wait *w)
 	}
 	for (uint32_t i = t->nheld; i-- > 0;) {
 		if (t->held[i].addr == (uintptr_t)w->mutex) {
-			lh_unlock_slow(t, w->mutex, t->nheld, w->mutex_type, 0);
+			lh_unlock_slow(t, w->mutex, t->nheld, w->mutex_type, w->pc, 0);
 			w->tracked = true;
 			break;
 		}

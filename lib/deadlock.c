@@ -296,7 +296,8 @@ wait_node(uintptr_t addr)
 	return addr ? lh_report_node(lh_locktab_find((void *)addr)) : NULL;
 }
 
-static void
+/* Writes the report; false if a suppression rule hides it. */
+static bool
 write_deadlock(struct lh_waitchain *f)
 {
 	struct lh_buf t, j;
@@ -317,6 +318,14 @@ write_deadlock(struct lh_waitchain *f)
 	for (struct lh_thread *o = lh_threads_first(); o; o = o->next)
 		if (!in_chain(f, o) && o != f->dead)
 			name_locks(o);
+	{
+		lh_stack_id stacks[MAX_CHAIN];
+
+		for (int i = 0; i < f->n; i++)
+			stacks[i] = atomic_load(&f->chain[i].t->wait_stack);
+		if (lh_report_suppressed("deadlock", waited, f->n, stacks, f->n))
+			return false;
+	}
 	lh_report_count_finding();
 	lh_buf_init(&t);
 	lh_buf_init(&j);
@@ -478,6 +487,7 @@ write_deadlock(struct lh_waitchain *f)
 	lh_report_end();
 	lh_buf_release(&t);
 	lh_buf_release(&j);
+	return true;
 }
 
 /*
@@ -515,7 +525,7 @@ lh_deadlock_check(struct lh_thread *t)
 		lh_wait_capture_stack(t);
 	for (int i = 0; i < f.n; i++)
 		f.chain[i].t->wait_reported = f.chain[i].since;
-	write_deadlock(&f);
+	report = write_deadlock(&f); /* a suppressed deadlock does not abort */
 out:
 	lh_threads_unlock();
 	if (report)
@@ -547,6 +557,14 @@ lh_deadlock_timeout(struct lh_thread *t)
 		og = wait_node(lock_awaited(o[0]));
 	}
 	lh_thread_name(t->tid, name, sizeof(name));
+	{
+		lh_stack_id st = atomic_load(&t->wait_stack);
+
+		if (lh_report_suppressed("acquire-timeout", &g, 1, &st, 1)) {
+			lh_threads_unlock();
+			return;
+		}
+	}
 	lh_report_count_finding();
 	lh_buf_init(&b);
 	lh_buf_init(&j);

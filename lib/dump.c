@@ -1893,6 +1893,7 @@ dump(enum trigger why, uintptr_t self_cfa)
 	lh_threads_unlock();
 	if (why == TRIGGER_CLI)
 		send_to_cli(&text, &rec);
+	lh_stats_report(false); /* contention records go with each dump */
 	if (text.oom || rec.oom)
 		rc = -ENOMEM;
 out:

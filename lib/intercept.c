@@ -324,10 +324,10 @@ block_mtx(struct lh_thread *t, mtx_t *m)
                                                                                          \
 		if (LH_LIKELY(t_ != NULL)) {                                             \
 			if (LH_LIKELY(!t_->busy))                                        \
-				lh_on_unlock(t_, (lock), (type), CFA());                 \
+				lh_on_unlock(t_, (lock), (type), RA(), CFA());           \
 		} else if ((t_ = lh_enter()) != NULL) {                                  \
 			t_->busy = 0;                                                    \
-			lh_on_unlock(t_, (lock), (type), CFA());                         \
+			lh_on_unlock(t_, (lock), (type), RA(), CFA());                   \
 		}                                                                        \
 		return call;                                                             \
 	} while (0)

@@ -86,7 +86,15 @@ struct lh_options {
 	int exitcode;		    /* -1 = not set */
 	int on_deadlock;	    /* enum lh_on_deadlock */
 	int timeout_ms;		    /* report acquisitions waiting this long; 0 off */
-	int dump_signal;	    /* the thread-dump signal; 0: dumps by signal off */
+	int stats;		    /* enum lh_stats_mode */
+	char suppressions[LH_PATH_MAX]; /* "" = none; suppress.c */
+	int dump_signal;		/* the thread-dump signal; 0: dumps by signal off */
+};
+
+enum lh_stats_mode {
+	LH_STATS_OFF = 0,
+	LH_STATS_ON,   /* acquisitions, waits (clock read only when contended) */
+	LH_STATS_HOLD, /* and hold times (a clock read per acquire and release) */
 };
 
 extern struct lh_options lh_opt;
@@ -149,9 +157,10 @@ struct lh_lock {
 	uint8_t type;	       /* enum lh_lock_type */
 	uint8_t kind;	       /* enum lh_mutex_kind */
 	uint8_t from_init;     /* made by an init call (else first seen in use) */
-	uint8_t pad;
+	_Atomic uint8_t wait_hint; /* a thread waits: the next unlock says where (stats.c) */
 	uint32_t pad2;
 	uintptr_t init_pc;	       /* return address of the init call, 0 if none */
+	_Atomic(uintptr_t) unlock_pc;  /* where it was last released to a waiter */
 	struct lh_gnode *gnode;	       /* graph state, under the graph mutex */
 	const char *name;	       /* lh_lock_name() annotation, or NULL */
 	struct lh_lock *free_next;     /* free list, under the table mutex */
@@ -276,6 +285,7 @@ struct lh_held {
 	uint8_t mode;	   /* enum lh_mode */
 	uint8_t how;	   /* enum lh_how */
 	uint16_t pad;
+	uint64_t since_ns; /* lh_now_ns() when taken, with stats=hold only */
 };
 
 /*
@@ -287,6 +297,19 @@ struct lh_held {
 extern _Atomic uint32_t lh_tick_ms;
 extern uint64_t lh_tick_origin_ns;
 uint32_t lh_tick_update(void);
+
+/* Per-thread counters of one lock taken at one call site (stats.c). */
+#define LH_STAT_SLOTS 128 /* power of two */
+
+struct lh_stat_slot {
+	struct lh_lock *lock;
+	uint64_t id;
+	uintptr_t site; /* the acquire call's return address */
+	uintptr_t cls;	/* the lock's class when the slot was claimed */
+	uint64_t acq;
+	uint64_t holds; /* measured holds (stats=hold) */
+	uint64_t hold_ns, hold_max;
+};
 
 #define LH_HELD_INLINE 32
 #define LH_CHAIN_CACHE 1024 /* power of two */
@@ -330,6 +353,7 @@ struct lh_thread {
 		uint32_t cap;
 	} retired[24];
 	uint32_t nretired;
+	struct lh_stat_slot stats[LH_STAT_SLOTS]; /* acquisitions, by lock and site */
 	uint64_t chain_cache[LH_CHAIN_CACHE];
 	struct lh_held held_inline[LH_HELD_INLINE];
 };
@@ -388,8 +412,7 @@ struct lh_gnode {
 	uintptr_t addr;
 	uintptr_t init_pc;
 	uint8_t type, kind, from_init;
-	bool rr;     /* read acquisitions are recursive (reader-preferring rwlock) */
-	bool logged; /* a "lock" record was written */
+	bool rr; /* read acquisitions are recursive (reader-preferring rwlock) */
 	int64_t rank;	/* Pearce-Kelly topological order */
 	uint64_t visit; /* search stamp */
 	uint64_t seen;	/* search states met at this node, valid when visit == stamp */
@@ -477,6 +500,8 @@ struct lh_gnode *lh_report_node(struct lh_lock *lk);
 void lh_report_lock_record(struct lh_buf *b, struct lh_gnode *g);
 const char *lh_report_label(struct lh_gnode *g);
 void lh_text_thread(struct lh_buf *b, pid_t tid, const char *name);
+bool lh_report_suppressed(const char *kind, struct lh_gnode *const *locks, int nlocks,
+			  const lh_stack_id *stacks, int nstacks);
 void lh_report_count_finding(void);
 bool lh_report_logging(void);
 void lh_report_atfork_prepare(void);
@@ -560,6 +585,39 @@ struct lh_waitchain {
 int lh_lock_owners(const struct lh_thread *w, uintptr_t addr, struct lh_thread **out);
 int lh_deadlock_find_all(struct lh_waitchain *out, int max);
 
+/* ---- stats.c: contention profiling -------------------------------------- */
+
+void lh_stat_miss(struct lh_thread *t, struct lh_stat_slot *s, struct lh_lock *lk, uint64_t id,
+		  uintptr_t site);
+void lh_stat_wait(struct lh_lock *lk, uint64_t id, uintptr_t site, uint64_t wait_ns);
+void lh_stat_released(struct lh_thread *t, struct lh_held *h, uintptr_t pc);
+void lh_stats_flush(struct lh_thread *t);
+void lh_stats_retire(struct lh_lock *lk);
+void lh_stats_report(bool at_exit);
+void lh_stats_atfork_prepare(void);
+void lh_stats_atfork_parent(void);
+void lh_stats_atfork_child(void);
+
+static inline size_t
+lh_stat_index(const struct lh_lock *lk, uintptr_t site)
+{
+	return (size_t)((((uintptr_t)lk >> 6) ^ site) * 0x9e3779b97f4a7c15ull >> 57) &
+	       (LH_STAT_SLOTS - 1);
+}
+
+/* One more acquisition of lk at site: the hot path's only stats work. */
+static inline void
+lh_stat_count(struct lh_thread *t, struct lh_lock *lk, uint64_t id, uintptr_t site)
+{
+	struct lh_stat_slot *s = &t->stats[lh_stat_index(lk, site)];
+
+	if (LH_LIKELY(s->lock == lk) && LH_LIKELY(s->site == site) && LH_LIKELY(s->id == id)) {
+		s->acq++;
+		return;
+	}
+	lh_stat_miss(t, s, lk, id, site);
+}
+
 /* ---- misuse.c: API misuse checks ---------------------------------------- */
 
 int lh_misuse_reentry(struct lh_thread *t, uint32_t i, enum lh_lock_type type,
@@ -594,6 +652,49 @@ void lh_cond_exit(struct lh_cond_wait *w, bool reacquired);
 void lh_cond_cancelled(void *w);
 void lh_cond_destroy(const void *cond);
 
+/* ---- suppress.c: rules that hide findings (runtime and CLI) ---------- */
+
+enum lh_supp_type {
+	LH_SUPP_KIND = 0, /* the finding's kind */
+	LH_SUPP_LOCK,	  /* any name of a lock involved */
+	LH_SUPP_FUNCTION, /* any function in its stacks */
+	LH_SUPP_FILE,	  /* any source file in its stacks (CLI only) */
+};
+
+#define LH_SUPP_MAX_CONDS 16
+#define LH_SUPP_MAX_LINE 4096
+#define LH_SUPP_MAX_RULES 100000
+#define LH_SUPP_MAX_FILE (1u << 20)
+
+struct lh_supp_cond {
+	uint8_t type; /* enum lh_supp_type */
+	char *pattern;
+};
+
+struct lh_supp_rule {
+	struct lh_supp_cond conds[LH_SUPP_MAX_CONDS];
+	int n;
+	unsigned line;
+};
+
+struct lh_suppressions {
+	struct lh_supp_rule *rules;
+	size_t n, cap;
+};
+
+extern struct lh_suppressions lh_supp; /* the runtime's, from the option */
+
+bool lh_supp_glob(const char *pattern, const char *s);
+int lh_supp_parse(struct lh_suppressions *s, const char *text, size_t len, char *err,
+		  size_t errsz, unsigned *errline);
+int lh_supp_load(struct lh_suppressions *s, const char *path, char *err, size_t errsz,
+		 unsigned *errline);
+void lh_supp_free(struct lh_suppressions *s);
+const struct lh_supp_rule *lh_supp_match(const struct lh_suppressions *s, const char *kind,
+					 bool (*any)(void *arg, int type, const char *pattern),
+					 void *arg);
+const char *lh_supp_type_name(int type);
+void lh_suppress_init(const char *path);
 /* ---- dump.c: thread dumps (dump_signal, lh_dump(), lockhound dump) ------ */
 
 /*

@@ -186,11 +186,16 @@ lh_misuse_cond(const void *cond, const void *mutex, const void *other, uintptr_t
 {
 	struct lh_buf b;
 
+	struct lh_gnode *og = lh_report_node(lh_locktab_find(other));
+
 	lh_buf_init(&b);
 	lh_buf_puts(&b, "condition variable ");
 	lh_buf_put_hex(&b, (uintptr_t)cond);
-	lh_buf_puts(&b, " waited on with this mutex while other waiters use mutex ");
-	lh_buf_put_hex(&b, (uintptr_t)other);
+	lh_buf_puts(&b, " waited on with this mutex while other waiters use ");
+	if (og)
+		lh_buf_puts(&b, lh_report_label(og));
+	else
+		lh_buf_put_hex(&b, (uintptr_t)other);
 	lh_report_misuse("cond-mutex-mismatch", mutex, lh_locktab_find(mutex),
 			 b.oom ? "condition variable used with two mutexes" : b.p, 0, cfa, 0);
 	lh_buf_release(&b);

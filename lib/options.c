@@ -27,6 +27,7 @@ struct opt {
 };
 
 static const char *const on_deadlock_names[] = {"report", "abort", NULL};
+static const char *const stats_names[] = {"off", "on", "hold", NULL};
 
 static const struct opt opts[] = {
 	{"log_path", OPT_PATH, offsetof(struct lh_options, log_path), 0, 0, NULL},
@@ -34,6 +35,8 @@ static const struct opt opts[] = {
 	{"on_deadlock", OPT_ENUM, offsetof(struct lh_options, on_deadlock), 0, 0,
 	 on_deadlock_names},
 	{"timeout_ms", OPT_INT, offsetof(struct lh_options, timeout_ms), 0, 86400000, NULL},
+	{"stats", OPT_ENUM, offsetof(struct lh_options, stats), 0, 0, stats_names},
+	{"suppressions", OPT_PATH, offsetof(struct lh_options, suppressions), 0, 0, NULL},
 	{"dump_signal", OPT_SIGNAL, offsetof(struct lh_options, dump_signal), 0, 0, NULL},
 };
 
@@ -42,6 +45,7 @@ lh_options_defaults(struct lh_options *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->exitcode = -1;
+	o->stats = LH_STATS_ON;
 	o->dump_signal = SIGUSR1;
 }
 

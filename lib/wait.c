@@ -39,18 +39,35 @@ lh_wait_begin(struct lh_thread *t, enum lh_wait_kind kind, const void *obj,
 			      memory_order_relaxed);
 	if (kind != LH_WAIT_LOCK)
 		return;
+	if (lh_opt.stats != LH_STATS_OFF) {
+		struct lh_lock *lk = lh_locktab_find(obj);
+
+		/* The release that ends this wait will say where it was. */
+		if (lk)
+			atomic_store_explicit(&lk->wait_hint, 1, memory_order_relaxed);
+	}
 	t->busy = 1;
 	lh_deadlock_fork_check(t, cfa);
 	lh_deadlock_check(t);
 	t->busy = 0;
 }
 
-/* The wait is over (the lock was acquired, or the call failed). */
+/* The wait is over (the lock was acquired, or the call failed). A lock
+ * wait counts in the lock's contention statistics. */
 void
 lh_wait_end(struct lh_thread *t)
 {
+	uintptr_t addr = atomic_load_explicit(&t->wait_addr, memory_order_relaxed);
+	bool lock = atomic_load_explicit(&t->wait_kind, memory_order_relaxed) == LH_WAIT_LOCK;
+
 	atomic_store_explicit(&t->wait_addr, 0, memory_order_release);
 	atomic_store_explicit(&t->wait_kind, LH_WAIT_NONE, memory_order_relaxed);
+	if (lock && lh_opt.stats != LH_STATS_OFF) {
+		struct lh_lock *lk = lh_locktab_find((void *)addr);
+
+		if (lk)
+			lh_stat_wait(lk, lk->id, t->wait_pc, lh_now_ns() - t->wait_since_ns);
+	}
 }
 
 /* Records the calling thread's own stack in its wait record. The first

@@ -34,6 +34,7 @@
 
 #include "../lib/lockhound-private.h"
 #include "lockhound-cli.h"
+#include "symbolize.h"
 
 #define MAX_REPLY          (64u << 20)
 #define DEFAULT_TIMEOUT_MS 5000
@@ -41,15 +42,16 @@
 void
 usage_dump(void)
 {
-	printf(
-	    "usage: lockhound dump [--timeout=MS] PID\n\n"
-	    "Prints the thread dump of process PID, which must run with the lockhound\n"
-	    "runtime and belong to you: every thread, its state, the locks it holds and\n"
-	    "the one it waits for (and who holds that), and its stack; deadlocks first.\n"
-	    "  --timeout=MS   wait at most MS milliseconds for the process (default "
-	    "%d)\n\n"
-	    "Exits 0, 1 if the dump shows a deadlock, 2 if there is no dump to be had.\n",
-	    DEFAULT_TIMEOUT_MS);
+	printf("usage: lockhound dump [--timeout=MS] [--no-symbolize] PID\n\n"
+	       "Prints the thread dump of process PID, which must run with the lockhound\n"
+	       "runtime and belong to you: every thread, its state, the locks it holds\n"
+	       "and the one it waits for (and who holds that), and its stack; deadlocks\n"
+	       "first. Frames get file:line and inlined calls from the process's debug\n"
+	       "information.\n"
+	       "  --timeout=MS     wait at most MS milliseconds for the process (default %d)\n"
+	       "  --no-symbolize   function names only, as the process wrote them\n\n"
+	       "Exits 0, 1 if the dump shows a deadlock, 2 if there is no dump to be had.\n",
+	       DEFAULT_TIMEOUT_MS);
 }
 
 /* The reply: text and the thread-dump record, split at the NULs. */
@@ -266,17 +268,90 @@ parse_reply(struct reply *r)
 }
 
 /*
- * Prints the dump. The text is the runtime's own, with function names from
- * the process's ELF symbol tables. XXX: the seam for file:line: once the
- * libdw symbolizer (tools/symbolize.c) is on main, this renders the same
- * dump from r->json (the thread-dump record, lockhound-report(5)) with
- * sym_open_pid(pid), while the process is still there.
+ * A frame line of the runtime's text: "<indent>#N  0xPC in func+0x1c (mod)"
+ * or, from a signal handler, "<indent>#N  0xPC (mod+0x1c)". Sets the pc and
+ * where the part after the pc starts; false for any other line.
+ */
+static bool
+frame_line(const char *line, size_t len, uint64_t *pc, size_t *rest)
+{
+	size_t i = strspn(line, " ");
+	char *end;
+
+	if (i >= len || line[i] != '#')
+		return false;
+	i++;
+	if (i >= len || line[i] < '0' || line[i] > '9')
+		return false;
+	i += strspn(line + i, "0123456789");
+	i += strspn(line + i, " ");
+	if (i + 2 >= len || line[i] != '0' || line[i + 1] != 'x')
+		return false;
+	*pc = strtoull(line + i, &end, 16);
+	if ((size_t)(end - line) > len || end == line + i + 2)
+		return false;
+	*rest = (size_t)(end - line);
+	return true;
+}
+
+/* One frame line with its source position, and the calls inlined at its pc
+ * on lines of their own before it (as `lockhound explain` shows them). */
+static void
+print_frame(FILE *out, const char *line, size_t len, uint64_t pc, size_t rest,
+	    struct symbolizer *s)
+{
+	struct sym_frame f;
+	int indent = (int)strspn(line, " ");
+	const struct sym_line *top;
+
+	sym_code(s, pc, true, &f);
+	/* The runtime's own frame is the lock call the program made: its
+	 * insides are not the program's business. */
+	if (f.status != SYM_OK || f.ninl == 0 || !f.inl[f.ninl - 1].file ||
+	    (f.module && strstr(f.module, "/liblockhound.so"))) {
+		fwrite(line, 1, len, out);
+		return;
+	}
+	for (int i = 0; i + 1 < f.ninl; i++)
+		fprintf(out, "%*s    %s at %s:%d (inlined)\n", indent, "",
+			f.inl[i].function ? f.inl[i].function : "??",
+			f.inl[i].file ? f.inl[i].file : "??", f.inl[i].line);
+	top = &f.inl[f.ninl - 1];
+	fwrite(line, 1, rest, out);
+	if (strncmp(line + rest, " in ", 4) != 0 && top->function)
+		fprintf(out, " in %s", top->function); /* the handler's raw frames */
+	fwrite(line + rest, 1, len - rest - (line[len - 1] == '\n'), out);
+	fprintf(out, " at %s:%d\n", top->file, top->line);
+}
+
+/*
+ * Prints the dump: the runtime's own text (function names from the
+ * process's ELF symbol tables), with file:line and inlined calls added to
+ * every frame from the process's debug information (libdwfl, on
+ * /proc/PID/maps, while the process is there); without them if its modules
+ * cannot be read (said once) or with --no-symbolize. r->json holds the same
+ * dump as a thread-dump record (lockhound-report(5)) for other renderings.
  */
 static void
-render_dump(pid_t pid, const struct reply *r, FILE *out)
+render_dump(pid_t pid, const struct reply *r, FILE *out, bool symbolize)
 {
-	(void)pid;
-	fputs(r->text, out);
+	struct symbolizer *s = NULL;
+	char err[256];
+
+	if (symbolize && !(s = sym_open_pid(pid, err, sizeof(err))))
+		cli_error("dump", "pid %d: no file:line: %s", (int)pid, err);
+	for (const char *p = r->text; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p), rest;
+		uint64_t pc;
+
+		if (s && frame_line(p, len, &pc, &rest))
+			print_frame(out, p, len, pc, rest, s);
+		else
+			fwrite(p, 1, len, out);
+		p += len;
+	}
+	sym_free(s);
 }
 
 /* True if the dump found a deadlock: its record's "deadlocks" is not empty. */
@@ -301,9 +376,12 @@ cmd_dump(int argc, char **argv)
 	union sigval value;
 	socklen_t alen;
 	pid_t pid = 0;
+	bool symbolize = true;
 
 	for (i = 1; i < argc; i++) {
-		if (strncmp(argv[i], "--timeout=", 10) == 0) {
+		if (strcmp(argv[i], "--no-symbolize") == 0) {
+			symbolize = false;
+		} else if (strncmp(argv[i], "--timeout=", 10) == 0) {
 			char *end;
 			long v = strtol(argv[i] + 10, &end, 10);
 
@@ -406,7 +484,7 @@ cmd_dump(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	render_dump(pid, &reply, stdout);
+	render_dump(pid, &reply, stdout, symbolize);
 	if (fflush(stdout) != 0) {
 		cli_error("dump", "standard output: %s", strerror(errno));
 		rc = EXIT_USAGE;

@@ -29,4 +29,12 @@ void usage_run(void);
 int cmd_dump(int argc, char **argv);
 void usage_dump(void);
 
+/* Offline commands over logs (explain.c, replay.c, graph.c). */
+int cmd_explain(int argc, char **argv);
+void usage_explain(void);
+int cmd_replay(int argc, char **argv);
+void usage_replay(void);
+int cmd_graph(int argc, char **argv);
+void usage_graph(void);
+
 #endif

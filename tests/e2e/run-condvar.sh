@@ -7,7 +7,7 @@
 for mode in queue cnd timeout; do
 	lh_run "$mode" "$E2E/condvar" "$mode"
 	expect_eq "$mode: the program completes" "$mode done" "$(tail -n 1 "$TMP/$mode.out")"
-	expect_eq "$mode: silent" "" "$(cat "$TMP/$mode.err")"
+	expect_eq "$mode: silent" "" "$(stderr_of "$mode")"
 done
 expect_eq "queue: every item consumed" "consumed=1000" "$(head -n 1 "$TMP/queue.out")"
 expect_eq "cnd: every item consumed" "consumed=1000" "$(head -n 1 "$TMP/cnd.out")"

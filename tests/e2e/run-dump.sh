@@ -73,6 +73,10 @@ check "service: a dump thread was started" [ "$(threads_named "$pid" lockhound)"
 kill -USR1 "$pid"
 waitfor "$TMP/svc.$pid.log" '"kind":"thread-dump"'
 dump "$pid"
+cp "$TMP/dump.out" "$TMP/dump.sym"
+dump --no-symbolize "$pid"
+cp "$TMP/dump.out" "$TMP/dump.raw"
+cp "$TMP/dump.sym" "$TMP/dump.out"
 release svc
 expect_eq "service: it runs on and every worker completes" "ready
 8 workers done" "$(cat "$TMP/svc.out")"
@@ -105,9 +109,16 @@ check "lockhound dump: the dump on its stdout" \
 expect_eq "lockhound dump: the eight waiters and their holder" 8 \
 	"$(grep -c "waiting for queue_lock (mutex 0x[0-9a-f]*), for [0-9]* ms, held by thread $mainpid \"service\"" "$TMP/dump.out")"
 expect_eq "lockhound dump: nine stacks" 9 "$(grep -c "^    stack:" "$TMP/dump.out")"
+expect_eq "lockhound dump: frames with file:line" 8 \
+	"$(grep -c "^      #1  0x[0-9a-f]* in worker+0x[0-9a-f]* (service) at .*/service\.c:[0-9]*\$" "$TMP/dump.out")"
+check "lockhound dump: calls inlined there" grep -q "^          nap at .*/service\.c:[0-9]* (inlined)\$" "$TMP/dump.out"
+expect_eq "lockhound dump: the runtime's own frame as is" 8 \
+	"$(grep -c "^      #0  0x[0-9a-f]* in pthread_mutex_lock+0x[0-9a-f]* (liblockhound[^)]*)\$" "$TMP/dump.out")"
 expect_eq "lockhound dump: not on the program's stderr" 1 "$(headlines "$TMP/svc.err" thread-dump)"
-expect_eq "lockhound dump: its record in the log" lockhound-dump \
-	"$(q "$TMP/svc.log" 'kind("thread-dump")[1]["trigger"]')"
+expect_eq "lockhound dump: its records in the log" "['signal', 'lockhound-dump', 'lockhound-dump']" \
+	"$(q "$TMP/svc.log" '[d["trigger"] for d in kind("thread-dump")]')"
+expect_eq "lockhound dump --no-symbolize: as the process wrote it" "0 9" \
+	"$(grep -c " at /" "$TMP/dump.raw") $(grep -c "^    stack:" "$TMP/dump.raw")"
 
 # ---- lh_dump() ---------------------------------------------------------------
 start call "$E2E/service" 3 - lh_dump

@@ -84,7 +84,7 @@ expect_eq "timeout: no deadlock" 0 "$(q "$TMP/timeout.log" 'len(kind("deadlock")
 LH_EXTRA_OPTIONS=timeout_ms=300 lh_run condwait "$E2E/hang" condwait
 expect_eq "condwait: completes" "condition wait over
 condwait done" "$(cat "$TMP/condwait.out")"
-expect_eq "condwait: a condition wait blames nobody" "" "$(cat "$TMP/condwait.err")"
+expect_eq "condwait: a condition wait blames nobody" "" "$(stderr_of condwait)"
 
 LH_EXTRA_OPTIONS=on_deadlock=abort lh_run fork "$E2E/hang" fork
 expect_eq "fork: the child aborts instead of hanging" "child signal 6
@@ -98,6 +98,6 @@ expect_eq "fork: names where the lost holder took it" True \
 lh_run forkloop "$E2E/hang" forkloop
 expect_eq "forkloop: 200 children locked and exited" "forks failed=0
 forkloop done" "$(cat "$TMP/forkloop.out")"
-expect_eq "forkloop: silent" "" "$(cat "$TMP/forkloop.err")"
+expect_eq "forkloop: silent" "" "$(stderr_of forkloop)"
 
 finish

@@ -40,7 +40,7 @@ one_misuse exitholding exit-holding
 check "exitholding: where the lock was taken" grep -q "in leave_locked+" "$TMP/exitholding.err"
 
 lh_run fine "$E2E/misuse" fine
-expect_eq "fine: correct uses are silent" "" "$(cat "$TMP/fine.err")"
+expect_eq "fine: correct uses are silent" "" "$(stderr_of fine)"
 expect_eq "fine: exit 0" 0 "$rc"
 
 finish

@@ -17,7 +17,7 @@ for case in "rwlock readread 0" "rwlock writer 1" "rwlock readinto 0" \
 	expect_eq "$1 $2: the program completes" "$2 done" "$(tail -n 1 "$TMP/$1-$2.out")"
 	expect_eq "$1 $2: inversions" "$3" "$(inversions "$1-$2")"
 	if [ "$3" = 0 ]; then
-		expect_eq "$1 $2: nothing on stderr" "" "$(cat "$TMP/$1-$2.err")"
+		expect_eq "$1 $2: nothing on stderr" "" "$(stderr_of "$1-$2")"
 	fi
 done
 
@@ -34,6 +34,6 @@ expect_eq "mtx: named by their variables" "['mtx_a', 'mtx_b']" \
 
 lh_run sem "$E2E/semaphore"
 expect_eq "semaphores and barriers: semantics kept" "failures=0" "$(cat "$TMP/sem.out")"
-expect_eq "semaphores and barriers: silent" "" "$(cat "$TMP/sem.err")"
+expect_eq "semaphores and barriers: silent" "" "$(stderr_of sem)"
 
 finish

@@ -63,7 +63,7 @@ actor(void *arg)
 	if (r->wait)
 		lh_wait_end(t);
 	t->busy = 1;
-	lh_on_unlock(t, r->hold, LH_TYPE_MUTEX, 0);
+	lh_on_unlock(t, r->hold, LH_TYPE_MUTEX, 0, 0);
 	t->busy = 0;
 	pthread_mutex_unlock(r->hold);
 	return NULL;
@@ -126,7 +126,7 @@ self_waiter(void *arg)
 	if (lh_deadlock_check(t))
 		atomic_fetch_add(&reported, 1);
 	lh_wait_end(t);
-	lh_on_unlock(t, &m1, LH_TYPE_MUTEX, 0);
+	lh_on_unlock(t, &m1, LH_TYPE_MUTEX, 0, 0);
 	t->busy = 0;
 	pthread_mutex_unlock(&m1);
 	return NULL;
@@ -160,7 +160,7 @@ holder(void *arg)
 	pthread_barrier_wait(&step);
 	pthread_barrier_wait(&step);
 	t->busy = 1;
-	lh_on_unlock(t, &m2, LH_TYPE_MUTEX, 0);
+	lh_on_unlock(t, &m2, LH_TYPE_MUTEX, 0, 0);
 	t->busy = 0;
 	pthread_mutex_unlock(&m2);
 	return NULL;

@@ -97,7 +97,7 @@ take(struct lh_thread *t, pthread_mutex_t *m)
 static void
 give(struct lh_thread *t, pthread_mutex_t *m)
 {
-	lh_on_unlock(t, m, LH_TYPE_MUTEX, 0);
+	lh_on_unlock(t, m, LH_TYPE_MUTEX, 0, 0);
 	pthread_mutex_unlock(m);
 }
 
