@@ -17,6 +17,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* Everything declared below is internal: hidden, so that the runtime reaches
+ * its own data directly rather than through the GOT. */
+#pragma GCC visibility push(hidden)
+
 #define LH_EXPORT __attribute__((visibility("default")))
 #define LH_LIKELY(x) __builtin_expect(!!(x), 1)
 #define LH_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -172,7 +176,7 @@ struct lh_lock {
 
 #define LH_LOCKTAB_BUCKETS (1u << 16)
 
-extern _Atomic(struct lh_lock *) *lh_locktab_buckets;
+extern _Atomic(struct lh_lock *) lh_locktab_buckets[LH_LOCKTAB_BUCKETS];
 
 static inline size_t
 lh_locktab_bucket(uintptr_t addr)
@@ -190,8 +194,6 @@ lh_locktab_find(const void *addr)
 	struct lh_lock *lk;
 	int steps = 0;
 
-	if (LH_UNLIKELY(!lh_locktab_buckets))
-		return NULL;
 	lk = atomic_load_explicit(&lh_locktab_buckets[lh_locktab_bucket(a)],
 				  memory_order_acquire);
 	while (lk) {
@@ -205,7 +207,6 @@ lh_locktab_find(const void *addr)
 	return NULL;
 }
 
-void lh_locktab_init(void);
 struct lh_lock *lh_locktab_get(const void *addr, enum lh_lock_type type, int kind,
 			       uintptr_t init_pc, bool from_init);
 void lh_locktab_remove(struct lh_lock *lk);
@@ -721,5 +722,7 @@ bool lh_dump_sigaction(int sig, const struct sigaction *act, struct sigaction *o
 bool lh_dump_owns(int sig);
 int lh_dump_run(uintptr_t self_cfa);
 void lh_dump_atfork_child(void);
+
+#pragma GCC visibility pop
 
 #endif /* LOCKHOUND_PRIVATE_H */

@@ -107,7 +107,6 @@ lh_init_slow(void)
 	env = lh_secure ? NULL : getenv("LOCKHOUND_OPTIONS");
 	if (env)
 		lh_options_parse(&lh_opt, env, warn_option, NULL);
-	lh_locktab_init();
 	lh_chainset_init();
 	lh_modules_init();
 	lh_stack_init();

@@ -171,11 +171,12 @@ void
 lh_stat_miss(struct lh_thread *t, struct lh_stat_slot *s, struct lh_lock *lk, uint64_t id,
 	     uintptr_t site)
 {
-	(void)t;
 	if (s->lock && s->acq + s->holds) {
+		LH_BUSY_BEGIN(t);
 		lh_mutex_lock(&stats_mu);
 		add_slot(s);
 		lh_mutex_unlock(&stats_mu);
+		LH_BUSY_END(t);
 	}
 	memset(s, 0, sizeof(*s));
 	s->lock = lk;
@@ -220,6 +221,7 @@ void
 lh_stat_released(struct lh_thread *t, struct lh_held *h, uintptr_t pc)
 {
 	struct lh_lock *lk = h->lock;
+	LH_BUSY_BEGIN(t);
 
 	if (atomic_load_explicit(&lk->wait_hint, memory_order_relaxed)) {
 		atomic_store_explicit(&lk->wait_hint, 0, memory_order_relaxed);
@@ -238,6 +240,7 @@ lh_stat_released(struct lh_thread *t, struct lh_held *h, uintptr_t pc)
 		if (held > s->hold_max)
 			s->hold_max = held;
 	}
+	LH_BUSY_END(t);
 }
 
 /* Hands in every slot of t (at thread exit, dumps and process exit). For
