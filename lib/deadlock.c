@@ -207,6 +207,27 @@ lh_deadlock_find_all(struct lh_waitchain *out, int max)
 
 /* ---- reports ------------------------------------------------------------- */
 
+/* ,"FIELD":[frames] where h was taken, and ,"FIELD_partial":true when only
+ * the caller of its lock call is known. */
+static void
+json_held_stack(struct lh_buf *j, const char *field, const struct lh_held *h)
+{
+	lh_stack_id id = h->stack ? h->stack : lh_stack_intern(&h->pc, 1, LH_STACK_PARTIAL);
+	unsigned flags = 0;
+	int n;
+
+	lh_buf_puts(j, ",\"");
+	lh_buf_puts(j, field);
+	lh_buf_puts(j, "\":");
+	lh_json_stack(j, id);
+	lh_stack_get(id, &n, &flags);
+	if (flags & LH_STACK_PARTIAL) {
+		lh_buf_puts(j, ",\"");
+		lh_buf_puts(j, field);
+		lh_buf_puts(j, "_partial\":true");
+	}
+}
+
 static void
 json_held(struct lh_buf *j, struct lh_thread *t, uint32_t now_ms)
 {
@@ -228,8 +249,7 @@ json_held(struct lh_buf *j, struct lh_thread *t, uint32_t now_ms)
 			lh_buf_puts(j, ",\"held_ms\":");
 			lh_buf_put_u64(j, now_ms - h->since_ms);
 		}
-		lh_buf_puts(j, ",\"stack\":");
-		lh_json_stack(j, h->stack ? h->stack : lh_stack_intern(&h->pc, 1, LH_STACK_PARTIAL));
+		json_held_stack(j, "stack", h);
 		lh_buf_putc(j, '}');
 	}
 	lh_buf_putc(j, ']');
@@ -653,9 +673,7 @@ lh_deadlock_timeout(struct lh_thread *t)
 				lh_buf_puts(&j, ",\"held_ms\":");
 				lh_buf_put_u64(&j, now_ms - h->since_ms);
 			}
-			lh_buf_puts(&j, ",\"held_stack\":");
-			lh_json_stack(&j, h->stack ? h->stack
-						   : lh_stack_intern(&h->pc, 1, LH_STACK_PARTIAL));
+			json_held_stack(&j, "held_stack", h);
 		}
 		if (atomic_load(&o[0]->wait_addr) && atomic_load(&o[0]->wait_stack)) {
 			lh_buf_puts(&j, ",\"stack\":");

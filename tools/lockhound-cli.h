@@ -37,4 +37,8 @@ void usage_replay(void);
 int cmd_graph(int argc, char **argv);
 void usage_graph(void);
 
+/* The contention profile of logs (stats.c). */
+int cmd_stats(int argc, char **argv);
+void usage_stats(void);
+
 #endif
