@@ -795,6 +795,7 @@ struct dthread {
 	int no_answer;
 	char sched; /* /proc state of a thread that did not answer */
 	bool answered, gone, self, tracked, dead;
+	bool blocking_seen; /* at the last check: the signal blocked and pending */
 	const struct lh_frame *frames;
 	int nframes;
 	bool truncated;
@@ -852,11 +853,27 @@ sort_tids(pid_t *a, int n)
 	}
 }
 
-/* A line of /proc/self/task/TID/status (or /proc/self/status with tid 0):
- * the scheduler state letter and the blocked-signal mask. False if the
- * thread is gone. */
+/* A thread's signals from /proc/self/task/TID/status: blocked, and pending
+ * for it alone. */
+struct sigs {
+	uint64_t blocked, pending;
+};
+
+static uint64_t
+hex_field(const char *c)
+{
+	uint64_t v = 0;
+
+	for (; (*c >= '0' && *c <= '9') || ((*c | 32) >= 'a' && (*c | 32) <= 'f'); c++)
+		v = v * 16 + (uint64_t)(*c <= '9' ? *c - '0' : (*c | 32) - 'a' + 10);
+	return v;
+}
+
+/* /proc/self/task/TID/status (or /proc/self/status with tid 0): the
+ * scheduler state letter, the thread's signals, the process's number of
+ * threads; each only if asked for. False if the thread is gone. */
 static bool
-proc_status(pid_t tid, char *state, uint64_t *sigblk, long *threads)
+proc_status(pid_t tid, char *state, struct sigs *sigs, long *threads)
 {
 	char path[64] = "/proc/self/task/", buf[4096];
 	size_t l = strlen(path);
@@ -879,15 +896,12 @@ proc_status(pid_t tid, char *state, uint64_t *sigblk, long *threads)
 	buf[n] = '\0';
 	for (char *line = buf; line && *line;
 	     line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
-		if (state && strncmp(line, "State:\t", 7) == 0)
+		if (state && strncmp(line, "State:\t", 7) == 0) {
 			*state = line[7];
-		else if (sigblk && strncmp(line, "SigBlk:\t", 8) == 0) {
-			uint64_t v = 0;
-
-			for (const char *c = line + 8; *c && *c != '\n'; c++)
-				v = v * 16 + (uint64_t)(*c <= '9' ? *c - '0'
-				                                  : (*c | 32) - 'a' + 10);
-			*sigblk = v;
+		} else if (sigs && strncmp(line, "SigBlk:\t", 8) == 0) {
+			sigs->blocked = hex_field(line + 8);
+		} else if (sigs && strncmp(line, "SigPnd:\t", 8) == 0) {
+			sigs->pending = hex_field(line + 8);
 		} else if (threads && strncmp(line, "Threads:\t", 9) == 0) {
 			long v = 0;
 
@@ -973,32 +987,39 @@ take_answer(struct dthread *dt)
 	return true;
 }
 
-/* Asks /proc about the threads that have not answered yet: those gone,
- * stopped, or blocking the signal will not. */
+/*
+ * Asks /proc about the threads that have not answered yet: those gone or
+ * stopped will not. Nor will one that blocks the signal: it shows the
+ * signal blocked and still pending for it, at two checks in a row. (While a
+ * thread runs the handler, the signal is blocked too, but no longer
+ * pending; glibc blocks every signal for a moment in a few calls.)
+ */
 static void
 check_pending(struct dump *d)
 {
 	for (int i = 0; i < d->n; i++) {
 		struct dthread *dt = &d->th[i];
+		struct sigs sg = {0, 0};
 		char state = '?';
-		uint64_t blk = 0;
 
 		if (dt->answered || dt->slot < 0)
 			continue;
-		if (!proc_status(dt->tid, &state, &blk, NULL) || state == 'Z' ||
-		    state == 'X') {
+		if (!proc_status(dt->tid, &state, &sg, NULL) || state == 'Z' || state == 'X') {
 			if (abandon(dt))
 				dt->gone = true;
-		} else if (sig_in(blk, rtsig)) {
-			if (abandon(dt)) {
+		} else if (sig_in(sg.blocked, rtsig) && sig_in(sg.pending, rtsig)) {
+			if (dt->blocking_seen && abandon(dt)) {
 				dt->no_answer = NA_BLOCKED;
 				set_blocker(dt->tid, true);
 			}
+			dt->blocking_seen = true;
 		} else if (state == 'T' || state == 't') {
 			if (abandon(dt)) {
 				dt->no_answer = NA_STOPPED;
 				dt->sched = state;
 			}
+		} else {
+			dt->blocking_seen = false;
 		}
 	}
 }
@@ -1053,10 +1074,10 @@ collect(struct dump *d, uintptr_t self_cfa)
 			continue;
 		}
 		if (is_blocker(dt->tid)) {
-			uint64_t blk = 0;
+			struct sigs sg = {0, 0};
 
-			if (proc_status(dt->tid, NULL, &blk, NULL) &&
-			    sig_in(blk, rtsig)) {
+			if (proc_status(dt->tid, NULL, &sg, NULL) &&
+			    sig_in(sg.blocked, rtsig)) {
 				dt->no_answer = NA_BLOCKED;
 				continue;
 			}
