@@ -24,6 +24,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <signal.h>
+#include <string.h>
 #include <threads.h>
 #include <time.h>
 
@@ -58,6 +60,8 @@ __asm__(".symver real_rwlock_trywrlock, __pthread_rwlock_trywrlock@GLIBC_2.2.5")
 __asm__(".symver real_rwlock_unlock, __pthread_rwlock_unlock@GLIBC_2.2.5");
 __asm__(".symver real_rwlock_init, __pthread_rwlock_init@GLIBC_2.2.5");
 __asm__(".symver real_rwlock_destroy, __pthread_rwlock_destroy@GLIBC_2.2.5");
+extern int real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+__asm__(".symver real_sigaction, __sigaction@GLIBC_2.2.5");
 
 /* The rest, resolved at start-up (lh_intercept_init) or on first use. */
 static struct {
@@ -93,6 +97,8 @@ static struct {
 	int (*sem_clockwait)(sem_t *, clockid_t, const struct timespec *);
 	int (*sem_trywait)(sem_t *);
 	int (*barrier_wait)(pthread_barrier_t *);
+	lh_create_fn pthread_create;
+	sighandler_t (*signal)(int, sighandler_t);
 } real;
 
 static void *
@@ -146,6 +152,8 @@ resolve_all(void)
 	RESOLVE(sem_clockwait, "sem_clockwait", NULL);
 	RESOLVE(sem_trywait, "sem_trywait", NULL);
 	RESOLVE(barrier_wait, "pthread_barrier_wait", NULL);
+	RESOLVE(pthread_create, "pthread_create", NULL);
+	RESOLVE(signal, "signal", NULL);
 }
 
 /* As early as we can: a first lookup later could take the loader lock while
@@ -906,4 +914,72 @@ lh_lock_name(const void *lock, const char *name)
 		lh_graph_unlock();
 	}
 	lh_leave(t);
+}
+
+/* lh_dump(): the calling thread dumps every thread (dump.c). */
+LH_EXPORT int
+lh_dump(void)
+{
+	struct lh_thread *t = lh_enter();
+	int err = errno, rc;
+
+	if (!t)
+		return lh_ready() ? -EBUSY : -ENOSYS;
+	rc = lh_dump_run(CFA());
+	lh_leave(t);
+	errno = err;
+	return rc;
+}
+
+/* ---- threads and signals, for thread dumps (dump.c) ---------------------- */
+
+/* The process is about to have a second thread: the dump thread starts
+ * first (unless dumps by signal are off). Nothing else changes. */
+LH_EXPORT int
+pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+	int err = errno;
+
+	RESOLVE(pthread_create, "pthread_create", NULL);
+	if (lh_ready())
+		lh_dump_start(real.pthread_create);
+	errno = err;
+	return real.pthread_create(th, attr, fn, arg);
+}
+
+/*
+ * sigaction() and signal() pass straight through, except for the runtime's
+ * real-time signal (the program's action is kept aside and chained to) and
+ * the dump signal (the program's handler wins and the runtime says so).
+ * They never start the runtime: a handler a library installs before the
+ * runtime's start-up is chained to.
+ */
+LH_EXPORT int
+sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	int rc;
+
+	if (lh_dump_sigaction(sig, act, old, &rc))
+		return rc;
+	return real_sigaction(sig, act, old);
+}
+
+LH_EXPORT sighandler_t
+signal(int sig, sighandler_t handler)
+{
+	struct sigaction act, old;
+	int rc;
+
+	RESOLVE(signal, "signal", NULL);
+	if (!lh_dump_owns(sig))
+		return real.signal(sig, handler);
+	/* glibc's signal(): BSD semantics. */
+	memset(&act, 0, sizeof(act));
+	act.sa_handler = handler;
+	sigemptyset(&act.sa_mask);
+	sigaddset(&act.sa_mask, sig);
+	act.sa_flags = SA_RESTART;
+	if (!lh_dump_sigaction(sig, &act, &old, &rc))
+		rc = real_sigaction(sig, &act, &old);
+	return rc < 0 ? SIG_ERR : old.sa_handler;
 }

@@ -79,6 +79,7 @@ atfork_child(void)
 	lh_stats_atfork_child();
 	lh_report_reopen_after_fork();
 	lh_graph_atfork_child();
+	lh_dump_atfork_child();
 }
 
 static const struct lh_graph_ops report_ops = {
@@ -113,6 +114,7 @@ lh_init_slow(void)
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	lh_report_init();
 	lh_suppress_init(lh_secure ? NULL : lh_opt.suppressions);
+	lh_dump_init();
 	atomic_store(&lh_state, 2);
 }
 

@@ -26,6 +26,8 @@ bool cli_wants_help(int argc, char **argv);
 
 int cmd_run(int argc, char **argv);
 void usage_run(void);
+int cmd_dump(int argc, char **argv);
+void usage_dump(void);
 
 /* Offline commands over logs (explain.c, replay.c, graph.c). */
 int cmd_explain(int argc, char **argv);

@@ -22,6 +22,7 @@ static const struct cli_command commands[] = {
 	{"graph", "print the lock-order graph of logs as Graphviz DOT", cmd_graph, usage_graph},
 	{"stats", "print the lock contention profile of logs, worst first", cmd_stats,
 	 usage_stats},
+	{"dump", "print the thread dump of a running process", cmd_dump, usage_dump},
 };
 
 /* Prints "lockhound: <what>: <why>" on stderr. */

@@ -32,8 +32,14 @@ print("ok" if want <= seen and not bad and not r["failures"] else (sorted(want -
 check "bench: memory per lock and per order" grep -Eq "^  lockhound +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+" "$TMP/bench.out"
 check "bench: race workload" grep -Eq "^  plain +[0-9.]+ +- " "$TMP/bench.out"
 if command -v eu-stack >/dev/null 2>&1; then
-	check "bench: eu-stack saw all 101 threads" grep -Eq "^  eu-stack -p +[0-9]+ +101 +yes" "$TMP/bench.out"
+	check "bench: eu-stack saw every thread" grep -Eq "^  eu-stack -p +[0-9]+ +10[12] +yes" "$TMP/bench.out"
 fi
+check "bench: lockhound dump listed all 101 threads" \
+	grep -Eq "^  lockhound dump +[0-9]+ +101 +yes" "$TMP/bench.out"
+check "bench: lockhound dump --no-symbolize listed all 101 threads" \
+	grep -Eq "^  lockhound dump --no-symbolize +[0-9]+ +101 +yes" "$TMP/bench.out"
+check "bench: kill -USR1's record listed all 101 threads" \
+	grep -Eq "^  lockhound: kill -USR1 \(log record\) +[0-9]+ +101 +yes" "$TMP/bench.out"
 
 # The programs check their arguments.
 rc=0
