@@ -34,7 +34,8 @@ flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefine
 -I$build -I$top/lib -I$top/tools -I$build/include -std=gnu11"
 runtime="$top/lib/suppress.c $top/lib/arena.c $top/lib/sync.c $top/lib/buf.c"
 cli="$top/tools/json.c $top/tools/logread.c $top/tools/symbolize.c $top/tools/finding.c \
-$top/tools/explain.c $top/tools/kind-inversion.c $top/tools/kind-misuse.c $top/tools/sarif.c \
+$top/tools/explain.c $top/tools/kind-inversion.c $top/tools/kind-misuse.c \
+$top/tools/kind-deadlock.c $top/tools/sarif.c \
 $top/tools/ordergraph.c $top/tools/replay.c $top/tools/shim.c"
 
 for t in $targets; do

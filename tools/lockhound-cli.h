@@ -35,4 +35,8 @@ void usage_replay(void);
 int cmd_graph(int argc, char **argv);
 void usage_graph(void);
 
+/* lockhound attach PID (attach.c). */
+int cmd_attach(int argc, char **argv);
+void usage_attach(void);
+
 #endif

@@ -20,6 +20,8 @@ static const struct cli_command commands[] = {
 	{"replay", "find lock-order cycles across the orders of many runs", cmd_replay,
 	 usage_replay},
 	{"graph", "print the lock-order graph of logs as Graphviz DOT", cmd_graph, usage_graph},
+	{"attach", "diagnose a running process: stacks, locks, owners, deadlocks", cmd_attach,
+	 usage_attach},
 };
 
 /* Prints "lockhound: <what>: <why>" on stderr. */
