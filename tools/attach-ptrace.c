@@ -101,6 +101,58 @@ status_long(const char *status, const char *key, long dflt)
 
 /* ---- why attaching is refused ------------------------------------------- */
 
+/* PF_KTHREAD in the flags of /proc/PID/stat (the 9th field). */
+static bool
+is_kthread(pid_t pid)
+{
+	char path[64], stat[1024];
+	const char *p;
+	unsigned long flags = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (read_small(path, stat, sizeof(stat)) <= 0 || !(p = strrchr(stat, ')')))
+		return false;
+	if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
+		return false;
+	return flags & 0x00200000; /* PF_KTHREAD */
+}
+
+pid_t
+attach_live_tid(pid_t pid)
+{
+	char path[64], status[4096];
+	struct dirent *e;
+	pid_t live = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	while (d && (e = readdir(d)) != NULL) {
+		char p2[96];
+		const char *st;
+		long tid = strtol(e->d_name, NULL, 10);
+
+		if (tid <= 0)
+			continue;
+		snprintf(p2, sizeof(p2), "/proc/%d/task/%ld/status", (int)pid, tid);
+		if (read_small(p2, status, sizeof(status)) > 0 &&
+		    (st = status_field(status, "State")) != NULL && *st != 'Z' && *st != 'X' &&
+		    (!live || tid == pid))
+			live = (pid_t)tid;
+	}
+	if (d)
+		closedir(d);
+	return live;
+}
+
+/* Whether some thread of pid has not exited (its main thread may have:
+ * pthread_exit in main leaves a zombie leader and live threads). */
+static bool
+live_threads(pid_t pid)
+{
+	return attach_live_tid(pid) != 0;
+}
+
 bool
 attach_precheck(pid_t pid, char *why, size_t size)
 {
@@ -122,11 +174,11 @@ attach_precheck(pid_t pid, char *why, size_t size)
 		return false;
 	}
 	state = status_field(status, "State");
-	if (state && (*state == 'Z' || *state == 'X')) {
+	if (state && (*state == 'Z' || *state == 'X') && !live_threads(pid)) {
 		snprintf(why, size, "the process has exited (a zombie its parent has not reaped)");
 		return false;
 	}
-	if (status_long(status, "Kthread", 0) == 1 || !status_field(status, "VmSize")) {
+	if (is_kthread(pid)) {
 		snprintf(why, size, "a kernel thread, not a process");
 		return false;
 	}
@@ -741,16 +793,17 @@ bool
 target_read(const struct target *t, uint64_t addr, void *buf, size_t n)
 {
 	struct iovec local = {buf, n}, remote = {(void *)(uintptr_t)addr, n};
+	pid_t via = t->mem_tid ? t->mem_tid : t->pid;
 	char path[64];
 	ssize_t got;
 	int fd;
 
 	if (n == 0)
 		return true;
-	got = process_vm_readv(t->pid, &local, 1, &remote, 1, 0);
+	got = process_vm_readv(via, &local, 1, &remote, 1, 0);
 	if (got == (ssize_t)n)
 		return true;
-	snprintf(path, sizeof(path), "/proc/%d/mem", (int)t->pid);
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)via);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;

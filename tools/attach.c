@@ -1674,7 +1674,7 @@ cmd_attach(int argc, char **argv)
 	char why[512], path[64];
 	struct timeval tv;
 	ssize_t n;
-	pid_t pid;
+	pid_t pid, live;
 	int rc;
 
 	for (int i = 1; i < argc; i++) {
@@ -1719,8 +1719,14 @@ cmd_attach(int argc, char **argv)
 	c = xcalloc(1, sizeof(*c));
 	c->t.pid = pid;
 	c->t.stop_all = stop_all;
+	/* A main thread that called pthread_exit has no memory left: read the
+	 * process's maps and memory through a live thread. */
+	live = attach_live_tid(pid);
+	c->t.mem_tid = live && live != pid ? live : 0;
+	if (!live)
+		live = pid;
 	/* Its maps need the same permission as ptrace: say why, not "EACCES". */
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)live);
 	{
 		int fd = open(path, O_RDONLY | O_CLOEXEC); /* access(2) would not ask */
 
@@ -1735,14 +1741,14 @@ cmd_attach(int argc, char **argv)
 		if (fd >= 0)
 			close(fd);
 	}
-	c->sym = sym_open_pid(pid, why, sizeof(why));
+	c->sym = sym_open_pid(live, why, sizeof(why));
 	if (!c->sym) {
 		error(pid, "cannot read its modules: %s", why);
 		free(c);
 		return EXIT_USAGE;
 	}
 	c->dwfl = sym_dwfl(c->sym);
-	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)live);
 	n = readlink(path, c->exe, sizeof(c->exe) - 1);
 	c->exe[n > 0 ? n : 0] = '\0';
 	gettimeofday(&tv, NULL);

@@ -161,6 +161,7 @@ struct tthread {
 
 struct target {
 	pid_t pid;
+	pid_t mem_tid;	   /* a live thread to read memory through (0: pid) */
 	bool stop_all;	   /* also stop threads whose system call a stop would break */
 	struct tthread *th;
 	size_t n, cap;
@@ -209,6 +210,11 @@ const char *attach_denied_reason(const struct deny_facts *f, char *buf, size_t s
 /* Facts about pid that decide whether to try at all: false with the reason
  * ("no such process", "a zombie", "a kernel thread", "this very process"). */
 bool attach_precheck(pid_t pid, char *why, size_t size);
+
+/* A thread of pid that has not exited: pid itself if it has not, else
+ * another (a main thread that called pthread_exit is a zombie whose
+ * memory and maps are gone); 0 if none. */
+pid_t attach_live_tid(pid_t pid);
 
 /* Gathers deny_facts for pid after PTRACE_SEIZE failed with err. */
 void attach_deny_facts(pid_t pid, int err, struct deny_facts *f);

@@ -15,6 +15,9 @@
  *   lost         worker-a takes orphan_lock and returns without unlocking;
  *                worker-b then waits for it forever.
  *   self         worker-a locks self_lock twice (a normal mutex).
+ *   mainexit     main takes main_lock and calls pthread_exit; worker-a then
+ *                waits for main_lock (the process lives on, its main thread
+ *                a zombie without memory).
  *   join         main holds join_lock and joins worker-a, which waits for it.
  *   rwlock       reader holds table (rwlock) to read and waits for lock_a;
  *                writer holds lock_a and waits for table to write.
@@ -61,6 +64,7 @@ static pthread_mutex_t orphan_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t self_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t join_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t main_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t counter_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_rwlock_t table = PTHREAD_RWLOCK_INITIALIZER;
 static pthread_spinlock_t spin_lock;
@@ -230,6 +234,16 @@ want_join_lock(void *arg)
 	(void)arg;
 	pthread_setname_np(pthread_self(), "worker-a");
 	pthread_mutex_lock(&join_lock);
+	return NULL;
+}
+
+static void *
+want_main_lock(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "worker-a");
+	nap_ms(100); /* main is gone by then */
+	pthread_mutex_lock(&main_lock);
 	return NULL;
 }
 
@@ -425,6 +439,11 @@ main(int argc, char **argv)
 		pthread_create(&t, NULL, relock, NULL);
 		say("ready\n");
 		pthread_join(t, NULL);
+	} else if (strcmp(mode, "mainexit") == 0) {
+		pthread_mutex_lock(&main_lock);
+		pthread_create(&t, NULL, want_main_lock, NULL);
+		say("ready\n");
+		pthread_exit(NULL);
 	} else if (strcmp(mode, "join") == 0) {
 		pthread_mutex_lock(&join_lock);
 		pthread_create(&t, NULL, want_join_lock, NULL);
@@ -456,7 +475,7 @@ main(int argc, char **argv)
 	} else if (strcmp(mode, "traced") == 0) {
 		return traced();
 	} else {
-		fprintf(stderr, "usage: attach-target abba|cycle3|heap|lost|self|join|rwlock|spin|held "
+		fprintf(stderr, "usage: attach-target abba|cycle3|heap|lost|self|mainexit|join|rwlock|spin|held "
 				"[FILE] | busy FILE | traced\n");
 		return 2;
 	}

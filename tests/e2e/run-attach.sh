@@ -5,7 +5,8 @@
 # exactly as it was (still alive and hung, its heartbeat still beating, a
 # 4 s nanosleep and a 4 s epoll_wait not cut short, no tracer left, a
 # job-control stop still in force); a lock whose holder exited, a thread
-# relocking its own mutex, a join in a cycle, heap locks named by where they
+# relocking its own mutex, a main thread gone with pthread_exit holding a
+# lock, a join in a cycle, heap locks named by where they
 # are locked, static locks held with nobody waiting, a spinning thread, a deadlock through an rwlock's readers that only the runtime's
 # records reveal (and the build-id guard on those records); a healthy busy
 # program: no deadlock, its results unchanged; JSON records that `explain`
@@ -248,6 +249,15 @@ attach self "$pid"
 expect_eq "self: exit 1" 1 "$rc"
 check "self: a thread waits for itself" \
 	grep -q "^lockhound: deadlock: a thread waits for a lock it holds itself" "$TMP/self.txt"
+stop_target
+
+start mainexit "$T" mainexit
+wait_blocked "$pid" 1
+attach mainexit "$pid"
+expect_eq "main exited holding a lock: found" 1 "$rc"
+check "main exited holding a lock: worker-a waits for main_lock, held by main (exited)" \
+	grep -q "^  thread [0-9]* \"worker-a\" waits for main_lock (mutex 0x[0-9a-f]*), held by thread $pid (exited)$" \
+	"$TMP/mainexit.txt"
 stop_target
 
 start join "$T" join
