@@ -26,24 +26,23 @@ serve_request(void *arg)
 	return NULL;
 }
 
+/* Reloads the configuration: a request arrives while it reads the file. */
 static void
 reload(void)
 {
+	pthread_t t;
+
 	pthread_mutex_lock(&config_lock);
+	pthread_create(&t, NULL, serve_request, NULL);
 	sleep(2); /* reading and parsing the file, lock held */
 	config_version++;
 	pthread_mutex_unlock(&config_lock);
+	pthread_join(t, NULL);
 }
 
 int
 main(void)
 {
-	pthread_t t;
-
-	pthread_mutex_lock(&config_lock);
-	pthread_mutex_unlock(&config_lock);
-	pthread_create(&t, NULL, serve_request, NULL);
 	reload();
-	pthread_join(t, NULL);
 	return 0;
 }

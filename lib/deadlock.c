@@ -632,7 +632,13 @@ lh_deadlock_timeout(struct lh_thread *t)
 			lh_buf_putc(&b, '\n');
 		}
 	}
-	lh_buf_puts(&b, "  It goes on waiting.\n");
+	lh_buf_puts(&b, "  It goes on waiting.");
+	if (lh_opt.dump_signal > 0) {
+		lh_buf_puts(&b, " (Every thread's stack: lockhound dump ");
+		lh_buf_put_u64(&b, (uint64_t)getpid());
+		lh_buf_puts(&b, ".)");
+	}
+	lh_buf_putc(&b, '\n');
 
 	lh_report_lock_record(&j, g);
 	lh_report_lock_record(&j, og);
