@@ -26,16 +26,16 @@
 #define RA() ((uintptr_t)__builtin_return_address(0))
 #define CFA() ((uintptr_t)__builtin_dwarf_cfa())
 
-extern int real_mutex_lock(pthread_mutex_t *m);
-extern int real_mutex_trylock(pthread_mutex_t *m);
-extern int real_mutex_unlock(pthread_mutex_t *m);
-extern int real_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr);
-extern int real_mutex_destroy(pthread_mutex_t *m);
-__asm__(".symver real_mutex_lock, __pthread_mutex_lock@GLIBC_2.2.5");
-__asm__(".symver real_mutex_trylock, __pthread_mutex_trylock@GLIBC_2.2.5");
-__asm__(".symver real_mutex_unlock, __pthread_mutex_unlock@GLIBC_2.2.5");
-__asm__(".symver real_mutex_init, __pthread_mutex_init@GLIBC_2.2.5");
-__asm__(".symver real_mutex_destroy, __pthread_mutex_destroy@GLIBC_2.2.5");
+extern int glibc_mutex_lock(pthread_mutex_t *m);
+extern int glibc_mutex_trylock(pthread_mutex_t *m);
+extern int glibc_mutex_unlock(pthread_mutex_t *m);
+extern int glibc_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr);
+extern int glibc_mutex_destroy(pthread_mutex_t *m);
+__asm__(".symver glibc_mutex_lock, __pthread_mutex_lock@GLIBC_2.2.5");
+__asm__(".symver glibc_mutex_trylock, __pthread_mutex_trylock@GLIBC_2.2.5");
+__asm__(".symver glibc_mutex_unlock, __pthread_mutex_unlock@GLIBC_2.2.5");
+__asm__(".symver glibc_mutex_init, __pthread_mutex_init@GLIBC_2.2.5");
+__asm__(".symver glibc_mutex_destroy, __pthread_mutex_destroy@GLIBC_2.2.5");
 
 typedef int (*timedlock_fn)(pthread_mutex_t *, const struct timespec *);
 typedef int (*clocklock_fn)(pthread_mutex_t *, clockid_t, const struct timespec *);
@@ -56,6 +56,31 @@ next_symbol(const char *name)
 		if (LH_UNLIKELY(!(var)))                                                 \
 			(var) = (__typeof__(var))next_symbol(name);                       \
 	} while (0)
+
+/*
+ * The real mutex functions: glibc's, except when libtsan is in the process
+ * (lh_tsan, found at start-up). libtsan interposes the __pthread_mutex_*
+ * aliases too, with nothing behind them; then the real function is the
+ * next pthread_mutex_* after us (TSan's interceptor, or glibc's).
+ */
+#define REAL_MUTEX(fn, name, params, args)                                              \
+	static inline int real_##fn params                                               \
+	{                                                                                \
+		static int(*next_) params;                                               \
+                                                                                         \
+		if (LH_UNLIKELY(lh_tsan)) {                                              \
+			RESOLVE(next_, name);                                            \
+			return next_ args;                                               \
+		}                                                                        \
+		return glibc_##fn args;                                                  \
+	}
+
+REAL_MUTEX(mutex_lock, "pthread_mutex_lock", (pthread_mutex_t * m), (m))
+REAL_MUTEX(mutex_trylock, "pthread_mutex_trylock", (pthread_mutex_t * m), (m))
+REAL_MUTEX(mutex_unlock, "pthread_mutex_unlock", (pthread_mutex_t * m), (m))
+REAL_MUTEX(mutex_init, "pthread_mutex_init",
+	   (pthread_mutex_t * m, const pthread_mutexattr_t *attr), (m, attr))
+REAL_MUTEX(mutex_destroy, "pthread_mutex_destroy", (pthread_mutex_t * m), (m))
 
 static inline bool
 acquired(int rc)

@@ -27,6 +27,8 @@ struct opt {
 static const struct opt opts[] = {
 	{"log_path", OPT_PATH, offsetof(struct lh_options, log_path), 0, 0},
 	{"exitcode", OPT_INT, offsetof(struct lh_options, exitcode), 0, 255},
+	{"race_sample", OPT_INT, offsetof(struct lh_options, race_sample), 0, 1000000000},
+	{"race_delay", OPT_INT, offsetof(struct lh_options, race_delay), 1, 1000000},
 };
 
 void
@@ -34,6 +36,8 @@ lh_options_defaults(struct lh_options *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->exitcode = -1;
+	o->race_sample = LH_RACE_SAMPLE_DEFAULT;
+	o->race_delay = LH_RACE_DELAY_DEFAULT;
 }
 
 static const struct opt *

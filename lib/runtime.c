@@ -74,6 +74,7 @@ atfork_child(void)
 	lh_stack_atfork_child();
 	lh_report_reopen_after_fork();
 	lh_graph_atfork_child();
+	lh_race_atfork_child();
 }
 
 static const struct lh_graph_ops report_ops = {
@@ -107,6 +108,7 @@ lh_init_slow(void)
 	lh_graph_init(&report_ops);
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	lh_report_init();
+	lh_race_init();
 	atomic_store(&lh_state, 2);
 }
 
