@@ -44,7 +44,20 @@ demo)
 	make demo
 	;;
 check)
-	make -j"$jobs" check || { cat test-suite.log 2>/dev/null | tail -200; exit 1; }
+	make -j"$jobs" check || { tail -200 test-suite.log 2>/dev/null; exit 1; }
+	# Again with AddressSanitizer and UndefinedBehaviorSanitizer: the
+	# runtime's unit tests and the CLI, from a fresh copy of the sources
+	# (make distdir, which also proves the tarball complete).
+	san=_build/sanitize
+	rm -rf "$san"
+	mkdir -p _build
+	make -s distdir distdir="$san" >/dev/null
+	(
+		cd "$san" &&
+			./configure --enable-asan --enable-ubsan --enable-werror >/dev/null &&
+			make -j"$jobs" >/dev/null &&
+			make -j"$jobs" check TESTS="$(make -s print-sanitize-tests)"
+	) || { tail -200 "$san/test-suite.log" 2>/dev/null; exit 1; }
 	;;
 *)
 	echo "usage: ./build.sh [demo|check]" >&2

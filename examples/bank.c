@@ -33,19 +33,17 @@ transfer(struct account *from, struct account *to, long amount)
 	pthread_mutex_unlock(&from->lock);
 }
 
-/* The fix: always lock the account with the lower id first. */
-void transfer_fixed(struct account *from, struct account *to, long amount);
-void
+/* The fix: lock the account with the lower id first, always. */
+__attribute__((unused)) static void
 transfer_fixed(struct account *from, struct account *to, long amount)
 {
 	struct account *first = from->id < to->id ? from : to;
-	struct account *second = from->id < to->id ? to : from;
 
 	pthread_mutex_lock(&first->lock);
-	pthread_mutex_lock(&second->lock);
+	pthread_mutex_lock(first == from ? &to->lock : &from->lock);
 	from->balance -= amount;
 	to->balance += amount;
-	pthread_mutex_unlock(&second->lock);
+	pthread_mutex_unlock(first == from ? &to->lock : &from->lock);
 	pthread_mutex_unlock(&first->lock);
 }
 

@@ -56,12 +56,20 @@ lh_mutex_kind_of(const void *m)
 	return ((const pthread_mutex_t *)m)->__data.__kind & 3;
 }
 
-static int
-kind_of(const void *addr, enum lh_lock_type type)
+/* The kind of lock at addr, read from glibc's fields: a mutex's type, an
+ * rwlock's reader/writer preference. */
+int
+lh_lock_kind_of(const void *addr, enum lh_lock_type type)
 {
-	if (type == LH_TYPE_MUTEX)
+	switch (type) {
+	case LH_TYPE_MUTEX:
+	case LH_TYPE_MTX: /* an mtx_t is a pthread_mutex_t inside */
 		return lh_mutex_kind_of(addr);
-	return 0;
+	case LH_TYPE_RWLOCK:
+		return (int)((const pthread_rwlock_t *)addr)->__data.__flags;
+	default:
+		return 0;
+	}
 }
 
 /* The stack of held entry h, recovered from the current frames (see top). */
@@ -87,6 +95,23 @@ held_stack(struct lh_held *h, const struct lh_frame *frames, int nf)
 		}
 	}
 	return h->stack = lh_stack_intern(pcs, 1, LH_STACK_PARTIAL);
+}
+
+/* The stack where h was taken, recovered from the current stack (which
+ * starts at the caller of the wrapper whose CFA is cfa). For reports. */
+lh_stack_id
+lh_held_stack_now(struct lh_held *h, uintptr_t cfa)
+{
+	struct lh_frame frames[LH_STACK_MAX];
+	int err = errno, nf;
+	lh_stack_id id;
+
+	if (h->stack)
+		return h->stack;
+	nf = cfa ? lh_unwind(frames, LH_STACK_MAX, cfa) : 0;
+	id = held_stack(h, frames, nf);
+	errno = err;
+	return id;
 }
 
 /* Collects the gates of an edge from held[i]: the other locks the thread
@@ -177,7 +202,7 @@ struct lh_lock *
 lh_lock_slow(const void *addr, enum lh_lock_type type)
 {
 	int err = errno;
-	struct lh_lock *lk = lh_locktab_get(addr, type, kind_of(addr, type), 0, false);
+	struct lh_lock *lk = lh_locktab_get(addr, type, lh_lock_kind_of(addr, type), 0, false);
 
 	errno = err;
 	return lk;
@@ -197,16 +222,6 @@ lh_held_grow_slow(struct lh_thread *t)
 	return ok;
 }
 
-/* The thread takes held[i] again: a recursive mutex counts it; anything
- * else fails (errorcheck: EDEADLK) or hangs (normal): nothing to record. */
-int
-lh_reentry(struct lh_thread *t, uint32_t i, enum lh_lock_type type)
-{
-	if (type == LH_TYPE_MUTEX && t->held[i].lock->kind == LH_KIND_RECURSIVE)
-		return (int)i;
-	return -1;
-}
-
 /* lh_after_lock() beyond committing a plain hold: a re-entry, a timed lock
  * (its order counts now), or a slot a signal handler reused meanwhile. */
 void
@@ -216,11 +231,14 @@ lh_after_slow(struct lh_thread *t, int slot, const void *addr)
 	struct lh_held *h;
 
 	if (slot < 0)
-		return;
+		return; /* LH_SLOT_* */
 	h = &t->held[slot];
 	if ((uint32_t)slot < n) {
-		if (h->addr == (uintptr_t)addr)
+		if (h->addr == (uintptr_t)addr) {
 			h->count++;
+			if (lh_opt.stats != LH_STATS_OFF)
+				lh_stat_count(t, h->lock, h->id, h->pc);
+		}
 		return;
 	}
 	if ((uint32_t)slot != n || h->addr != (uintptr_t)addr)
@@ -228,13 +246,22 @@ lh_after_slow(struct lh_thread *t, int slot, const void *addr)
 	if (h->how == LH_TIMED && n > 0 && !lh_chain_cached(t, h->chain))
 		lh_validate(t, h);
 	t->nheld = n + 1;
+	if (lh_opt.stats != LH_STATS_OFF) {
+		lh_stat_count(t, h->lock, h->id, h->pc);
+		if (lh_opt.stats == LH_STATS_HOLD)
+			h->since_ns = lh_now_ns();
+	}
 }
 
-/* lh_on_unlock() beyond popping the top: re-entries and out-of-order unlocks.
+/* lh_on_unlock() beyond popping the top: re-entries, out-of-order unlocks,
+ * and unlocks of locks this thread does not hold (misuse, when cfa is set).
  * n is the number of held locks. */
 void
-lh_unlock_slow(struct lh_thread *t, const void *addr, uint32_t n)
+lh_unlock_slow(struct lh_thread *t, const void *addr, uint32_t n, enum lh_lock_type type,
+	       uintptr_t pc, uintptr_t cfa)
 {
+	int busy = t->busy;
+
 	for (uint32_t i = n; i-- > 0;) {
 		struct lh_held *h = &t->held[i];
 
@@ -244,6 +271,8 @@ lh_unlock_slow(struct lh_thread *t, const void *addr, uint32_t n)
 			h->count--;
 			return;
 		}
+		if (lh_opt.stats != LH_STATS_OFF)
+			lh_stat_released(t, h, pc);
 		/* Out of order: the entries above move down and get new keys. */
 		for (uint32_t k = i; k + 1 < n; k++) {
 			t->held[k] = t->held[k + 1];
@@ -253,8 +282,11 @@ lh_unlock_slow(struct lh_thread *t, const void *addr, uint32_t n)
 		t->nheld = n - 1;
 		return;
 	}
-	/* XXX: an unlock of a lock we did not see taken (locked before we were
-	 * loaded, or not by this thread) is ignored here. */
+	if (!cfa)
+		return;
+	t->busy = 1;
+	lh_misuse_unlock(t, addr, type, cfa);
+	t->busy = busy;
 }
 
 /* A lock is (re)initialized: whatever we knew at this address is history. */
@@ -282,6 +314,8 @@ lh_on_destroy(const void *addr)
 		lh_graph_retire(lk);
 		lh_graph_unlock();
 	}
+	if (lh_opt.stats != LH_STATS_OFF)
+		lh_stats_retire(lk);
 	lh_locktab_remove(lk);
 	errno = err;
 }

@@ -16,10 +16,10 @@
 struct lh_thread *lh_enter_slow(void);
 struct lh_lock *lh_lock_slow(const void *addr, enum lh_lock_type type);
 bool lh_held_grow_slow(struct lh_thread *t);
-int lh_reentry(struct lh_thread *t, uint32_t i, enum lh_lock_type type);
 void lh_validate(struct lh_thread *t, struct lh_held *h);
 void lh_after_slow(struct lh_thread *t, int slot, const void *addr);
-void lh_unlock_slow(struct lh_thread *t, const void *addr, uint32_t n);
+void lh_unlock_slow(struct lh_thread *t, const void *addr, uint32_t n,
+		    enum lh_lock_type type, uintptr_t pc, uintptr_t cfa);
 
 /*
  * Marks the calling thread busy and returns its state, or NULL if its lock
@@ -58,7 +58,7 @@ lh_chain_cached(const struct lh_thread *t, uint64_t chain)
  * acquisition with locks held makes sure the graph knows this order, so that
  * an inversion is reported even if this very call then deadlocks. Returns
  * the slot for lh_after_lock: nheld for a new hold, a lower index for a
- * recursive re-entry, -1 for nothing to record.
+ * counted re-entry, or LH_SLOT_NONE, LH_SLOT_HANGS, LH_SLOT_FAILS.
  */
 static inline __attribute__((always_inline)) int
 lh_before_lock(struct lh_thread *t, const void *addr, enum lh_lock_type type,
@@ -69,12 +69,12 @@ lh_before_lock(struct lh_thread *t, const void *addr, enum lh_lock_type type,
 	struct lh_held *h;
 
 	if (LH_UNLIKELY(!lk) && !(lk = lh_lock_slow(addr, type)))
-		return -1;
+		return LH_SLOT_NONE;
 	if (LH_UNLIKELY(n == t->held_cap) && !lh_held_grow_slow(t))
-		return -1;
+		return LH_SLOT_NONE;
 	for (uint32_t i = n; i-- > 0;)
 		if (LH_UNLIKELY(t->held[i].lock == lk) && t->held[i].id == lk->id)
-			return lh_reentry(t, i, type);
+			return lh_misuse_reentry(t, i, type, mode, cfa);
 	h = &t->held[n];
 	h->lock = lk;
 	h->id = lk->id;
@@ -86,6 +86,7 @@ lh_before_lock(struct lh_thread *t, const void *addr, enum lh_lock_type type,
 	h->mode = (uint8_t)mode;
 	h->how = (uint8_t)how;
 	h->count = 1;
+	h->since_ms = atomic_load_explicit(&lh_tick_ms, memory_order_relaxed);
 	if (n != 0 && how == LH_BLOCKING && LH_UNLIKELY(!lh_chain_cached(t, h->chain)))
 		lh_validate(t, h);
 	return (int)n;
@@ -99,24 +100,40 @@ lh_after_lock(struct lh_thread *t, int slot, const void *addr)
 
 	if (LH_LIKELY((uint32_t)slot == n) && LH_LIKELY(t->held[n].addr == (uintptr_t)addr) &&
 	    LH_LIKELY(t->held[n].how != LH_TIMED)) {
+		struct lh_held *h = &t->held[n];
+
 		t->nheld = n + 1;
+		if (LH_LIKELY(lh_opt.stats != LH_STATS_OFF)) {
+			lh_stat_count(t, h->lock, h->id, h->pc);
+			if (LH_UNLIKELY(lh_opt.stats == LH_STATS_HOLD))
+				h->since_ns = lh_now_ns();
+		}
 		return;
 	}
 	lh_after_slow(t, slot, addr);
 }
 
-/* Before the real release: the lock leaves the held stack. */
+/* Before the real release: the lock leaves the held stack. pc and cfa are
+ * the wrapper's: where it is released (for contention profiling) and the
+ * stack of a misuse report. */
 static inline __attribute__((always_inline)) void
-lh_on_unlock(struct lh_thread *t, const void *addr)
+lh_on_unlock(struct lh_thread *t, const void *addr, enum lh_lock_type type, uintptr_t pc,
+	     uintptr_t cfa)
 {
 	uint32_t n = t->nheld;
 
 	if (LH_LIKELY(n > 0) && t->held[n - 1].addr == (uintptr_t)addr &&
 	    LH_LIKELY(t->held[n - 1].count == 1)) {
+		struct lh_held *h = &t->held[n - 1];
+
+		/* Someone waits for it (or hold times are on): say where. */
+		if (LH_UNLIKELY(atomic_load_explicit(&h->lock->wait_hint, memory_order_relaxed)) ||
+		    LH_UNLIKELY(lh_opt.stats == LH_STATS_HOLD))
+			lh_stat_released(t, h, pc);
 		t->nheld = n - 1;
 		return;
 	}
-	lh_unlock_slow(t, addr, n);
+	lh_unlock_slow(t, addr, n, type, pc, cfa);
 }
 
 #endif /* LOCKHOUND_ACQUIRE_H */

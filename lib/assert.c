@@ -140,7 +140,7 @@ lh_check_held(const void *lock, int type, int how)
 					    type == LH_LOCK_MUTEX ? lh_mutex_kind_of(lock) : 0, 0,
 					    false);
 		lh_report_misuse("not-held", lock, lk, message(how, v), h ? h->stack : 0,
-				 CFA());
+				 CFA(), 0);
 	}
 	lh_leave(t);
 }

@@ -1,12 +1,18 @@
 /*
- * The interposed pthread calls. Each wrapper calls the real function in
- * glibc and tells acquire.h what happened; it returns the real call's result
- * and leaves errno as the real call left it (the hot path never touches
- * errno; the slow paths save and restore it).
+ * The interposed pthread and C11 calls. Each wrapper calls the real function
+ * in glibc and tells acquire.h what happened; it returns the real call's
+ * result and leaves errno as the real call left it (the hot path never
+ * touches errno; the slow paths save and restore it).
  *
- * Real functions: glibc's __pthread_mutex_* aliases are bound at link time
- * through .symver (no dlsym, so they work before and during start-up); the
- * rest are looked up once with dlsym(RTLD_NEXT).
+ * A blocking acquisition first tries the lock; only when that fails does the
+ * thread record that it waits (wait.c) and make the blocking call. So an
+ * uncontended lock costs what the plain call costs, and every wait is known.
+ *
+ * Real functions: glibc's __pthread_mutex_* and __pthread_rwlock_* aliases
+ * are bound at link time through .symver (no dlsym: they work before and
+ * during start-up); the rest are looked up once with dlsym(RTLD_NEXT), and
+ * the condition variable calls with dlvsym(..., "GLIBC_2.3.2"), the version
+ * programs link against (the 2.2.5 ones are the old ABI).
  *
  * Exported with default visibility and no symbol version (liblockhound.sym
  * versions only lh_*), so that they interpose whatever version the program
@@ -17,6 +23,8 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
+#include <threads.h>
 #include <time.h>
 
 #define LH_BUILDING_RUNTIME
@@ -26,61 +34,164 @@
 #define RA() ((uintptr_t)__builtin_return_address(0))
 #define CFA() ((uintptr_t)__builtin_dwarf_cfa())
 
+/* glibc's own; called through real_*() below. */
 extern int glibc_mutex_lock(pthread_mutex_t *m);
 extern int glibc_mutex_trylock(pthread_mutex_t *m);
 extern int glibc_mutex_unlock(pthread_mutex_t *m);
 extern int glibc_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr);
 extern int glibc_mutex_destroy(pthread_mutex_t *m);
+extern int glibc_rwlock_rdlock(pthread_rwlock_t *rw);
+extern int glibc_rwlock_wrlock(pthread_rwlock_t *rw);
+extern int glibc_rwlock_tryrdlock(pthread_rwlock_t *rw);
+extern int glibc_rwlock_trywrlock(pthread_rwlock_t *rw);
+extern int glibc_rwlock_unlock(pthread_rwlock_t *rw);
+extern int glibc_rwlock_init(pthread_rwlock_t *rw, const pthread_rwlockattr_t *attr);
+extern int glibc_rwlock_destroy(pthread_rwlock_t *rw);
 __asm__(".symver glibc_mutex_lock, __pthread_mutex_lock@GLIBC_2.2.5");
 __asm__(".symver glibc_mutex_trylock, __pthread_mutex_trylock@GLIBC_2.2.5");
 __asm__(".symver glibc_mutex_unlock, __pthread_mutex_unlock@GLIBC_2.2.5");
 __asm__(".symver glibc_mutex_init, __pthread_mutex_init@GLIBC_2.2.5");
 __asm__(".symver glibc_mutex_destroy, __pthread_mutex_destroy@GLIBC_2.2.5");
+__asm__(".symver glibc_rwlock_rdlock, __pthread_rwlock_rdlock@GLIBC_2.2.5");
+__asm__(".symver glibc_rwlock_wrlock, __pthread_rwlock_wrlock@GLIBC_2.2.5");
+__asm__(".symver glibc_rwlock_tryrdlock, __pthread_rwlock_tryrdlock@GLIBC_2.2.5");
+__asm__(".symver glibc_rwlock_trywrlock, __pthread_rwlock_trywrlock@GLIBC_2.2.5");
+__asm__(".symver glibc_rwlock_unlock, __pthread_rwlock_unlock@GLIBC_2.2.5");
+__asm__(".symver glibc_rwlock_init, __pthread_rwlock_init@GLIBC_2.2.5");
+__asm__(".symver glibc_rwlock_destroy, __pthread_rwlock_destroy@GLIBC_2.2.5");
 
-typedef int (*timedlock_fn)(pthread_mutex_t *, const struct timespec *);
-typedef int (*clocklock_fn)(pthread_mutex_t *, clockid_t, const struct timespec *);
+/* The rest, resolved at start-up (lh_intercept_init) or on first use. */
+static struct {
+	int (*mutex_timedlock)(pthread_mutex_t *, const struct timespec *);
+	int (*mutex_clocklock)(pthread_mutex_t *, clockid_t, const struct timespec *);
+	int (*rwlock_timedrdlock)(pthread_rwlock_t *, const struct timespec *);
+	int (*rwlock_timedwrlock)(pthread_rwlock_t *, const struct timespec *);
+	int (*rwlock_clockrdlock)(pthread_rwlock_t *, clockid_t, const struct timespec *);
+	int (*rwlock_clockwrlock)(pthread_rwlock_t *, clockid_t, const struct timespec *);
+	int (*spin_init)(pthread_spinlock_t *, int);
+	int (*spin_destroy)(pthread_spinlock_t *);
+	int (*spin_lock)(pthread_spinlock_t *);
+	int (*spin_trylock)(pthread_spinlock_t *);
+	int (*spin_unlock)(pthread_spinlock_t *);
+	int (*cond_init)(pthread_cond_t *, const pthread_condattr_t *);
+	int (*cond_destroy)(pthread_cond_t *);
+	int (*cond_wait)(pthread_cond_t *, pthread_mutex_t *);
+	int (*cond_timedwait)(pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
+	int (*cond_clockwait)(pthread_cond_t *, pthread_mutex_t *, clockid_t,
+			      const struct timespec *);
+	int (*mtx_init)(mtx_t *, int);
+	void (*mtx_destroy)(mtx_t *);
+	int (*mtx_lock)(mtx_t *);
+	int (*mtx_timedlock)(mtx_t *__restrict, const struct timespec *__restrict);
+	int (*mtx_trylock)(mtx_t *);
+	int (*mtx_unlock)(mtx_t *);
+	int (*cnd_wait)(cnd_t *, mtx_t *);
+	int (*cnd_timedwait)(cnd_t *__restrict, mtx_t *__restrict,
+			     const struct timespec *__restrict);
+	int (*cnd_destroy_)(cnd_t *);
+	int (*sem_wait)(sem_t *);
+	int (*sem_timedwait)(sem_t *, const struct timespec *);
+	int (*sem_clockwait)(sem_t *, clockid_t, const struct timespec *);
+	int (*sem_trywait)(sem_t *);
+	int (*barrier_wait)(pthread_barrier_t *);
+} real;
 
-static timedlock_fn real_mutex_timedlock;
-static clocklock_fn real_mutex_clocklock;
-
-/* dlsym may allocate, and the allocator may lock: callers are busy or before
- * start-up, so such calls pass straight through. */
 static void *
-next_symbol(const char *name)
+next_symbol(const char *name, const char *version)
 {
-	return dlsym(RTLD_NEXT, name);
+	return version ? dlvsym(RTLD_NEXT, name, version) : dlsym(RTLD_NEXT, name);
 }
 
-#define RESOLVE(var, name)                                                               \
+/* Lazily, for calls before start-up; dlsym may allocate, and an allocator
+ * that locks passes straight through (the caller is busy or not started). */
+#define RESOLVE(field, name, version)                                                    \
 	do {                                                                             \
-		if (LH_UNLIKELY(!(var)))                                                 \
-			(var) = (__typeof__(var))next_symbol(name);                       \
+		if (LH_UNLIKELY(!__atomic_load_n(&real.field, __ATOMIC_RELAXED)))       \
+			__atomic_store_n(&real.field,                                    \
+					 (__typeof__(real.field))next_symbol(name, version),     \
+					 __ATOMIC_RELAXED);                              \
 	} while (0)
 
+#define COND_VERSION "GLIBC_2.3.2"
+
+static void
+resolve_all(void)
+{
+	RESOLVE(mutex_timedlock, "pthread_mutex_timedlock", NULL);
+	RESOLVE(mutex_clocklock, "pthread_mutex_clocklock", NULL);
+	RESOLVE(rwlock_timedrdlock, "pthread_rwlock_timedrdlock", NULL);
+	RESOLVE(rwlock_timedwrlock, "pthread_rwlock_timedwrlock", NULL);
+	RESOLVE(rwlock_clockrdlock, "pthread_rwlock_clockrdlock", NULL);
+	RESOLVE(rwlock_clockwrlock, "pthread_rwlock_clockwrlock", NULL);
+	RESOLVE(spin_init, "pthread_spin_init", NULL);
+	RESOLVE(spin_destroy, "pthread_spin_destroy", NULL);
+	RESOLVE(spin_lock, "pthread_spin_lock", NULL);
+	RESOLVE(spin_trylock, "pthread_spin_trylock", NULL);
+	RESOLVE(spin_unlock, "pthread_spin_unlock", NULL);
+	RESOLVE(cond_init, "pthread_cond_init", COND_VERSION);
+	RESOLVE(cond_destroy, "pthread_cond_destroy", COND_VERSION);
+	RESOLVE(cond_wait, "pthread_cond_wait", COND_VERSION);
+	RESOLVE(cond_timedwait, "pthread_cond_timedwait", COND_VERSION);
+	RESOLVE(cond_clockwait, "pthread_cond_clockwait", NULL);
+	RESOLVE(mtx_init, "mtx_init", NULL);
+	RESOLVE(mtx_destroy, "mtx_destroy", NULL);
+	RESOLVE(mtx_lock, "mtx_lock", NULL);
+	RESOLVE(mtx_timedlock, "mtx_timedlock", NULL);
+	RESOLVE(mtx_trylock, "mtx_trylock", NULL);
+	RESOLVE(mtx_unlock, "mtx_unlock", NULL);
+	RESOLVE(cnd_wait, "cnd_wait", NULL);
+	RESOLVE(cnd_timedwait, "cnd_timedwait", NULL);
+	RESOLVE(cnd_destroy_, "cnd_destroy", NULL);
+	RESOLVE(sem_wait, "sem_wait", NULL);
+	RESOLVE(sem_timedwait, "sem_timedwait", NULL);
+	RESOLVE(sem_clockwait, "sem_clockwait", NULL);
+	RESOLVE(sem_trywait, "sem_trywait", NULL);
+	RESOLVE(barrier_wait, "pthread_barrier_wait", NULL);
+}
+
 /*
- * The real mutex functions: glibc's, except when libtsan is in the process
- * (lh_tsan, found at start-up). libtsan interposes the __pthread_mutex_*
- * aliases too, with nothing behind them; then the real function is the
- * next pthread_mutex_* after us (TSan's interceptor, or glibc's).
+ * The real mutex and rwlock functions: glibc's, except when libtsan is in
+ * the process (lh_tsan, found at start-up by race.c). libtsan interposes
+ * the __pthread_* aliases too, with nothing behind some of them, and does
+ * not see the others; then the real function is the next public
+ * pthread_* after us: TSan's interceptor, or glibc's.
  */
-#define REAL_MUTEX(fn, name, params, args)                                              \
+#define REAL_GLIBC(fn, name, params, args)                                               \
+	static int(*public_##fn) params;                                                 \
 	static inline int real_##fn params                                               \
 	{                                                                                \
-		static int(*next_) params;                                               \
-                                                                                         \
 		if (LH_UNLIKELY(lh_tsan)) {                                              \
-			RESOLVE(next_, name);                                            \
-			return next_ args;                                               \
+			if (LH_UNLIKELY(!public_##fn))                                   \
+				public_##fn = (__typeof__(public_##fn))next_symbol(name, NULL); \
+			return public_##fn args;                                         \
 		}                                                                        \
 		return glibc_##fn args;                                                  \
 	}
 
-REAL_MUTEX(mutex_lock, "pthread_mutex_lock", (pthread_mutex_t * m), (m))
-REAL_MUTEX(mutex_trylock, "pthread_mutex_trylock", (pthread_mutex_t * m), (m))
-REAL_MUTEX(mutex_unlock, "pthread_mutex_unlock", (pthread_mutex_t * m), (m))
-REAL_MUTEX(mutex_init, "pthread_mutex_init",
+REAL_GLIBC(mutex_lock, "pthread_mutex_lock", (pthread_mutex_t * m), (m))
+REAL_GLIBC(mutex_trylock, "pthread_mutex_trylock", (pthread_mutex_t * m), (m))
+REAL_GLIBC(mutex_unlock, "pthread_mutex_unlock", (pthread_mutex_t * m), (m))
+REAL_GLIBC(mutex_init, "pthread_mutex_init",
 	   (pthread_mutex_t * m, const pthread_mutexattr_t *attr), (m, attr))
-REAL_MUTEX(mutex_destroy, "pthread_mutex_destroy", (pthread_mutex_t * m), (m))
+REAL_GLIBC(mutex_destroy, "pthread_mutex_destroy", (pthread_mutex_t * m), (m))
+REAL_GLIBC(rwlock_rdlock, "pthread_rwlock_rdlock", (pthread_rwlock_t * rw), (rw))
+REAL_GLIBC(rwlock_wrlock, "pthread_rwlock_wrlock", (pthread_rwlock_t * rw), (rw))
+REAL_GLIBC(rwlock_tryrdlock, "pthread_rwlock_tryrdlock", (pthread_rwlock_t * rw), (rw))
+REAL_GLIBC(rwlock_trywrlock, "pthread_rwlock_trywrlock", (pthread_rwlock_t * rw), (rw))
+REAL_GLIBC(rwlock_unlock, "pthread_rwlock_unlock", (pthread_rwlock_t * rw), (rw))
+REAL_GLIBC(rwlock_init, "pthread_rwlock_init",
+	   (pthread_rwlock_t * rw, const pthread_rwlockattr_t *attr), (rw, attr))
+REAL_GLIBC(rwlock_destroy, "pthread_rwlock_destroy", (pthread_rwlock_t * rw), (rw))
+
+/* As early as we can: a first lookup later could take the loader lock while
+ * the caller holds a lock that a thread inside dlopen waits for. */
+__attribute__((constructor(102))) static void
+resolve_at_start(void)
+{
+	resolve_all();
+}
+
+/* ---- acquisitions ---------------------------------------------------------- */
 
 static inline bool
 acquired(int rc)
@@ -98,8 +209,111 @@ after(struct lh_thread *t, int slot, const void *lock, int rc)
 	t->busy = 0;
 }
 
-/* The body of every blocking, trying or timed acquisition wrapper. */
-#define ACQUIRE(type, mode, how, lock, call)                                             \
+/* A contended acquisition: the thread waits for the lock. */
+static inline void
+wait_begin(struct lh_thread *t, const void *lock, enum lh_lock_type type, enum lh_mode mode,
+	   uintptr_t pc, uintptr_t cfa)
+{
+	lh_wait_begin(t, LH_WAIT_LOCK, lock, type, mode, NULL, pc, cfa);
+}
+
+/*
+ * The blocking calls of contended acquisitions, in slices (wait.c): each
+ * slice is the real timed call; at its end the thread looks around and
+ * waits again. They return what the real blocking call would.
+ */
+static int
+block_mutex(struct lh_thread *t, pthread_mutex_t *m)
+{
+	/* Priority-inheritance (32) and -protect (64) mutexes, glibc's internal
+	 * kind bits, wait on CLOCK_REALTIME only; so does libtsan, which does
+	 * not intercept the clock variants. */
+	bool realtime = (m->__data.__kind & (32 | 64)) != 0 || lh_tsan;
+	struct timespec ts;
+	int rc;
+
+	if (!real.mutex_clocklock || !real.mutex_timedlock)
+		return real_mutex_lock(m);
+	for (;;) {
+		lh_wait_deadline(t, realtime ? CLOCK_REALTIME : CLOCK_MONOTONIC, &ts);
+		rc = realtime ? real.mutex_timedlock(m, &ts)
+			      : real.mutex_clocklock(m, CLOCK_MONOTONIC, &ts);
+		if (rc != ETIMEDOUT)
+			return rc;
+		lh_wait_slice(t);
+	}
+}
+
+static int
+block_rwlock(struct lh_thread *t, pthread_rwlock_t *rw, enum lh_mode mode)
+{
+	struct timespec ts;
+	int rc;
+
+	if (!real.rwlock_clockrdlock || !real.rwlock_clockwrlock || !real.rwlock_timedrdlock ||
+	    !real.rwlock_timedwrlock)
+		return mode == LH_MODE_READ ? real_rwlock_rdlock(rw) : real_rwlock_wrlock(rw);
+	for (;;) {
+		if (LH_UNLIKELY(lh_tsan)) { /* libtsan sees the timed calls only */
+			lh_wait_deadline(t, CLOCK_REALTIME, &ts);
+			rc = mode == LH_MODE_READ ? real.rwlock_timedrdlock(rw, &ts)
+						  : real.rwlock_timedwrlock(rw, &ts);
+		} else {
+			lh_wait_deadline(t, CLOCK_MONOTONIC, &ts);
+			rc = mode == LH_MODE_READ
+				     ? real.rwlock_clockrdlock(rw, CLOCK_MONOTONIC, &ts)
+				     : real.rwlock_clockwrlock(rw, CLOCK_MONOTONIC, &ts);
+		}
+		if (rc != ETIMEDOUT)
+			return rc;
+		lh_wait_slice(t);
+	}
+}
+
+static int
+block_spin(struct lh_thread *t, pthread_spinlock_t *s)
+{
+	struct timespec ts, now;
+
+	lh_wait_deadline(t, CLOCK_MONOTONIC, &ts);
+	for (unsigned n = 1;; n++) {
+		if (real.spin_trylock(s) == 0)
+			return 0;
+		__builtin_ia32_pause();
+		if (n % 4096)
+			continue;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > ts.tv_sec || (now.tv_sec == ts.tv_sec && now.tv_nsec >= ts.tv_nsec)) {
+			lh_wait_slice(t);
+			lh_wait_deadline(t, CLOCK_MONOTONIC, &ts);
+		}
+	}
+}
+
+static int
+block_mtx(struct lh_thread *t, mtx_t *m)
+{
+	struct timespec ts;
+	int rc;
+
+	if (!real.mtx_timedlock)
+		return real.mtx_lock(m);
+	for (;;) {
+		lh_wait_deadline(t, CLOCK_REALTIME, &ts);
+		rc = real.mtx_timedlock(m, &ts);
+		if (rc != thrd_timedout)
+			return rc;
+		lh_wait_slice(t);
+	}
+}
+
+/*
+ * The body of a blocking or timed acquisition: try first, and only if the
+ * lock is busy record the wait and make waitcall (the sliced blocking call,
+ * or the program's own timed call). A relock the real call refuses at once
+ * (LH_SLOT_FAILS) goes straight to it.
+ */
+#define WAITING(type, mode, how, lock, busy, trycall, call, waitcall)                    \
 	do {                                                                             \
 		struct lh_thread *t_ = lh_enter();                                       \
 		int slot_, rc_;                                                          \
@@ -108,72 +322,491 @@ after(struct lh_thread *t, int slot, const void *lock, int rc)
 			return call;                                                     \
 		slot_ = lh_before_lock(t_, (lock), (type), (mode), (how), RA(), CFA()); \
 		lh_leave(t_);                                                            \
+		if (slot_ != LH_SLOT_FAILS) {                                            \
+			rc_ = trycall;                                                   \
+			if (rc_ == (busy)) {                                             \
+				wait_begin(t_, (lock), (type), (mode), RA(), CFA());     \
+				rc_ = waitcall;                                          \
+				lh_wait_end(t_);                                         \
+			}                                                                \
+		} else {                                                                 \
+			rc_ = call;                                                      \
+		}                                                                        \
+		after(t_, slot_, (lock), rc_);                                           \
+		return rc_;                                                              \
+	} while (0)
+
+/* The body of a trylock: it never waits. */
+#define TRYING(type, mode, lock, call)                                                   \
+	do {                                                                             \
+		struct lh_thread *t_ = lh_enter();                                       \
+		int slot_, rc_;                                                          \
+                                                                                         \
+		if (!t_)                                                                 \
+			return call;                                                     \
+		slot_ = lh_before_lock(t_, (lock), (type), (mode), LH_TRY, RA(), CFA()); \
+		lh_leave(t_);                                                            \
 		rc_ = call;                                                              \
 		after(t_, slot_, (lock), rc_);                                           \
 		return rc_;                                                              \
 	} while (0)
 
+/* No busy marking: forgetting a held lock calls nothing that locks (the
+ * slow path marks itself). A thread whose first call is an unlock gets its
+ * state made here: that unlock is misuse. */
+#define RELEASE(type, lock, call)                                                        \
+	do {                                                                             \
+		struct lh_thread *t_ = lh_self;                                          \
+                                                                                         \
+		if (LH_LIKELY(t_ != NULL)) {                                             \
+			if (LH_LIKELY(!t_->busy))                                        \
+				lh_on_unlock(t_, (lock), (type), RA(), CFA());           \
+		} else if ((t_ = lh_enter()) != NULL) {                                  \
+			t_->busy = 0;                                                    \
+			lh_on_unlock(t_, (lock), (type), RA(), CFA());                   \
+		}                                                                        \
+		return call;                                                             \
+	} while (0)
+
+#define INIT(type, lock, call)                                                           \
+	do {                                                                             \
+		int rc_ = call;                                                          \
+		struct lh_thread *t_;                                                    \
+                                                                                         \
+		if (rc_ == 0 && (t_ = lh_enter()) != NULL) {                             \
+			lh_on_init((lock), (type), lh_lock_kind_of((lock), (type)), RA()); \
+			lh_leave(t_);                                                    \
+		}                                                                        \
+		return rc_;                                                              \
+	} while (0)
+
+/* Destroy: a locked lock is misuse (said before the real call, which may
+ * refuse); the identity ends once the real call succeeds. */
+#define DESTROY(type, lock, call)                                                        \
+	do {                                                                             \
+		struct lh_thread *t_ = lh_enter();                                       \
+		int rc_;                                                                 \
+                                                                                         \
+		if (!t_)                                                                 \
+			return call;                                                     \
+		lh_misuse_destroy((lock), (type), CFA());                                \
+		lh_leave(t_);                                                            \
+		rc_ = call;                                                              \
+		if (rc_ == 0) {                                                          \
+			t_->busy = 1;                                                    \
+			lh_on_destroy(lock);                                             \
+			t_->busy = 0;                                                    \
+		}                                                                        \
+		return rc_;                                                              \
+	} while (0)
+
+/* ---- mutexes --------------------------------------------------------------- */
+
 LH_EXPORT int
 pthread_mutex_lock(pthread_mutex_t *m)
 {
-	ACQUIRE(LH_TYPE_MUTEX, LH_MODE_WRITE, LH_BLOCKING, m, real_mutex_lock(m));
+	WAITING(LH_TYPE_MUTEX, LH_MODE_WRITE, LH_BLOCKING, m, EBUSY, real_mutex_trylock(m),
+		real_mutex_lock(m), block_mutex(t_, m));
 }
 
 LH_EXPORT int
 pthread_mutex_trylock(pthread_mutex_t *m)
 {
-	ACQUIRE(LH_TYPE_MUTEX, LH_MODE_WRITE, LH_TRY, m, real_mutex_trylock(m));
+	TRYING(LH_TYPE_MUTEX, LH_MODE_WRITE, m, real_mutex_trylock(m));
 }
 
 LH_EXPORT int
 pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime)
 {
-	RESOLVE(real_mutex_timedlock, "pthread_mutex_timedlock");
-	ACQUIRE(LH_TYPE_MUTEX, LH_MODE_WRITE, LH_TIMED, m, real_mutex_timedlock(m, abstime));
+	RESOLVE(mutex_timedlock, "pthread_mutex_timedlock", NULL);
+	WAITING(LH_TYPE_MUTEX, LH_MODE_WRITE, LH_TIMED, m, EBUSY, real_mutex_trylock(m),
+		real.mutex_timedlock(m, abstime), real.mutex_timedlock(m, abstime));
 }
 
 LH_EXPORT int
 pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock, const struct timespec *abstime)
 {
-	RESOLVE(real_mutex_clocklock, "pthread_mutex_clocklock");
-	ACQUIRE(LH_TYPE_MUTEX, LH_MODE_WRITE, LH_TIMED, m,
-		real_mutex_clocklock(m, clock, abstime));
+	RESOLVE(mutex_clocklock, "pthread_mutex_clocklock", NULL);
+	WAITING(LH_TYPE_MUTEX, LH_MODE_WRITE, LH_TIMED, m, EBUSY, real_mutex_trylock(m),
+		real.mutex_clocklock(m, clock, abstime), real.mutex_clocklock(m, clock, abstime));
 }
 
 LH_EXPORT int
 pthread_mutex_unlock(pthread_mutex_t *m)
 {
-	struct lh_thread *t = lh_self;
-
-	/* No busy marking: forgetting a held lock calls nothing that locks. */
-	if (LH_LIKELY(t != NULL) && LH_LIKELY(!t->busy))
-		lh_on_unlock(t, m);
-	return real_mutex_unlock(m);
+	RELEASE(LH_TYPE_MUTEX, m, real_mutex_unlock(m));
 }
 
 LH_EXPORT int
 pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr)
 {
-	int rc = real_mutex_init(m, attr);
+	INIT(LH_TYPE_MUTEX, m, real_mutex_init(m, attr));
+}
+
+LH_EXPORT int
+pthread_mutex_destroy(pthread_mutex_t *m)
+{
+	DESTROY(LH_TYPE_MUTEX, m, real_mutex_destroy(m));
+}
+
+/* ---- reader-writer locks --------------------------------------------------- */
+
+LH_EXPORT int
+pthread_rwlock_rdlock(pthread_rwlock_t *rw)
+{
+	WAITING(LH_TYPE_RWLOCK, LH_MODE_READ, LH_BLOCKING, rw, EBUSY, real_rwlock_tryrdlock(rw),
+		real_rwlock_rdlock(rw), block_rwlock(t_, rw, LH_MODE_READ));
+}
+
+LH_EXPORT int
+pthread_rwlock_wrlock(pthread_rwlock_t *rw)
+{
+	WAITING(LH_TYPE_RWLOCK, LH_MODE_WRITE, LH_BLOCKING, rw, EBUSY, real_rwlock_trywrlock(rw),
+		real_rwlock_wrlock(rw), block_rwlock(t_, rw, LH_MODE_WRITE));
+}
+
+LH_EXPORT int
+pthread_rwlock_tryrdlock(pthread_rwlock_t *rw)
+{
+	TRYING(LH_TYPE_RWLOCK, LH_MODE_READ, rw, real_rwlock_tryrdlock(rw));
+}
+
+LH_EXPORT int
+pthread_rwlock_trywrlock(pthread_rwlock_t *rw)
+{
+	TRYING(LH_TYPE_RWLOCK, LH_MODE_WRITE, rw, real_rwlock_trywrlock(rw));
+}
+
+LH_EXPORT int
+pthread_rwlock_timedrdlock(pthread_rwlock_t *rw, const struct timespec *abstime)
+{
+	RESOLVE(rwlock_timedrdlock, "pthread_rwlock_timedrdlock", NULL);
+	WAITING(LH_TYPE_RWLOCK, LH_MODE_READ, LH_TIMED, rw, EBUSY, real_rwlock_tryrdlock(rw),
+		real.rwlock_timedrdlock(rw, abstime), real.rwlock_timedrdlock(rw, abstime));
+}
+
+LH_EXPORT int
+pthread_rwlock_timedwrlock(pthread_rwlock_t *rw, const struct timespec *abstime)
+{
+	RESOLVE(rwlock_timedwrlock, "pthread_rwlock_timedwrlock", NULL);
+	WAITING(LH_TYPE_RWLOCK, LH_MODE_WRITE, LH_TIMED, rw, EBUSY, real_rwlock_trywrlock(rw),
+		real.rwlock_timedwrlock(rw, abstime), real.rwlock_timedwrlock(rw, abstime));
+}
+
+LH_EXPORT int
+pthread_rwlock_clockrdlock(pthread_rwlock_t *rw, clockid_t clock, const struct timespec *abstime)
+{
+	RESOLVE(rwlock_clockrdlock, "pthread_rwlock_clockrdlock", NULL);
+	WAITING(LH_TYPE_RWLOCK, LH_MODE_READ, LH_TIMED, rw, EBUSY, real_rwlock_tryrdlock(rw),
+		real.rwlock_clockrdlock(rw, clock, abstime), real.rwlock_clockrdlock(rw, clock, abstime));
+}
+
+LH_EXPORT int
+pthread_rwlock_clockwrlock(pthread_rwlock_t *rw, clockid_t clock, const struct timespec *abstime)
+{
+	RESOLVE(rwlock_clockwrlock, "pthread_rwlock_clockwrlock", NULL);
+	WAITING(LH_TYPE_RWLOCK, LH_MODE_WRITE, LH_TIMED, rw, EBUSY, real_rwlock_trywrlock(rw),
+		real.rwlock_clockwrlock(rw, clock, abstime), real.rwlock_clockwrlock(rw, clock, abstime));
+}
+
+LH_EXPORT int
+pthread_rwlock_unlock(pthread_rwlock_t *rw)
+{
+	RELEASE(LH_TYPE_RWLOCK, rw, real_rwlock_unlock(rw));
+}
+
+LH_EXPORT int
+pthread_rwlock_init(pthread_rwlock_t *rw, const pthread_rwlockattr_t *attr)
+{
+	INIT(LH_TYPE_RWLOCK, rw, real_rwlock_init(rw, attr));
+}
+
+LH_EXPORT int
+pthread_rwlock_destroy(pthread_rwlock_t *rw)
+{
+	DESTROY(LH_TYPE_RWLOCK, rw, real_rwlock_destroy(rw));
+}
+
+/* ---- spinlocks --------------------------------------------------------------- */
+
+LH_EXPORT int
+pthread_spin_lock(pthread_spinlock_t *s)
+{
+	RESOLVE(spin_lock, "pthread_spin_lock", NULL);
+	RESOLVE(spin_trylock, "pthread_spin_trylock", NULL);
+	WAITING(LH_TYPE_SPIN, LH_MODE_WRITE, LH_BLOCKING, (void *)s, EBUSY, real.spin_trylock(s),
+		real.spin_lock(s), block_spin(t_, s));
+}
+
+LH_EXPORT int
+pthread_spin_trylock(pthread_spinlock_t *s)
+{
+	RESOLVE(spin_trylock, "pthread_spin_trylock", NULL);
+	TRYING(LH_TYPE_SPIN, LH_MODE_WRITE, (void *)s, real.spin_trylock(s));
+}
+
+LH_EXPORT int
+pthread_spin_unlock(pthread_spinlock_t *s)
+{
+	RESOLVE(spin_unlock, "pthread_spin_unlock", NULL);
+	RELEASE(LH_TYPE_SPIN, (void *)s, real.spin_unlock(s));
+}
+
+LH_EXPORT int
+pthread_spin_init(pthread_spinlock_t *s, int pshared)
+{
+	RESOLVE(spin_init, "pthread_spin_init", NULL);
+	INIT(LH_TYPE_SPIN, (void *)s, real.spin_init(s, pshared));
+}
+
+LH_EXPORT int
+pthread_spin_destroy(pthread_spinlock_t *s)
+{
+	RESOLVE(spin_destroy, "pthread_spin_destroy", NULL);
+	DESTROY(LH_TYPE_SPIN, (void *)s, real.spin_destroy(s));
+}
+
+/* ---- C11 mutexes --------------------------------------------------------------- */
+
+LH_EXPORT int
+mtx_lock(mtx_t *m)
+{
+	RESOLVE(mtx_lock, "mtx_lock", NULL);
+	RESOLVE(mtx_trylock, "mtx_trylock", NULL);
+	WAITING(LH_TYPE_MTX, LH_MODE_WRITE, LH_BLOCKING, m, thrd_busy, real.mtx_trylock(m),
+		real.mtx_lock(m), block_mtx(t_, m));
+}
+
+LH_EXPORT int
+mtx_trylock(mtx_t *m)
+{
+	RESOLVE(mtx_trylock, "mtx_trylock", NULL);
+	TRYING(LH_TYPE_MTX, LH_MODE_WRITE, m, real.mtx_trylock(m));
+}
+
+LH_EXPORT int
+mtx_timedlock(mtx_t *__restrict m, const struct timespec *__restrict ts)
+{
+	RESOLVE(mtx_timedlock, "mtx_timedlock", NULL);
+	RESOLVE(mtx_trylock, "mtx_trylock", NULL);
+	WAITING(LH_TYPE_MTX, LH_MODE_WRITE, LH_TIMED, m, thrd_busy, real.mtx_trylock(m),
+		real.mtx_timedlock(m, ts), real.mtx_timedlock(m, ts));
+}
+
+LH_EXPORT int
+mtx_unlock(mtx_t *m)
+{
+	RESOLVE(mtx_unlock, "mtx_unlock", NULL);
+	RELEASE(LH_TYPE_MTX, m, real.mtx_unlock(m));
+}
+
+LH_EXPORT int
+mtx_init(mtx_t *m, int type)
+{
+	RESOLVE(mtx_init, "mtx_init", NULL);
+	INIT(LH_TYPE_MTX, m, real.mtx_init(m, type));
+}
+
+LH_EXPORT void
+mtx_destroy(mtx_t *m)
+{
 	struct lh_thread *t;
 
+	RESOLVE(mtx_destroy, "mtx_destroy", NULL);
+	if ((t = lh_enter()) != NULL) {
+		lh_misuse_destroy(m, LH_TYPE_MTX, CFA());
+		lh_on_destroy(m);
+		lh_leave(t);
+	}
+	real.mtx_destroy(m);
+}
+
+/* ---- condition variables ------------------------------------------------------ */
+
+/* The body of every condition wait: the mutex is released for the wait and
+ * taken again after it, also on cancellation (a cleanup handler). */
+/* Before a condition wait; NULL if the thread is not tracked. Out of line,
+ * so that the setjmp of pthread_cleanup_push does not see its locals. */
+static __attribute__((noinline)) struct lh_thread *
+cond_begin(struct lh_cond_wait *w)
+{
+	struct lh_thread *t = lh_enter();
+
+	if (!t)
+		return NULL;
+	lh_cond_enter(t, w);
+	lh_leave(t);
+	return t;
+}
+
+static void
+cond_end(struct lh_cond_wait *w, bool reacquired)
+{
+	w->t->busy = 1;
+	lh_cond_exit(w, reacquired);
+	w->t->busy = 0;
+}
+
+/* The body of every condition wait: the mutex is released for the wait and
+ * taken again after it, also on cancellation (a cleanup handler). */
+#define COND_WAIT(cv, mx, mxtype, call, reacquired)                                      \
+	do {                                                                             \
+		struct lh_cond_wait w_ = {.cond = (cv),                                  \
+					  .mutex = (mx),                                 \
+					  .mutex_type = (mxtype),                        \
+					  .pc = RA(),                                    \
+					  .cfa = CFA()};                                 \
+		int rc_;                                                                 \
+                                                                                         \
+		if (!cond_begin(&w_))                                                    \
+			return call;                                                     \
+		pthread_cleanup_push(lh_cond_cancelled, &w_);                            \
+		rc_ = call;                                                              \
+		pthread_cleanup_pop(0);                                                  \
+		cond_end(&w_, reacquired(rc_));                                          \
+		return rc_;                                                              \
+	} while (0)
+
+/* glibc returns with the mutex held on success, timeout and EOWNERDEAD. */
+static inline bool
+cond_reacquired(int rc)
+{
+	return rc == 0 || rc == ETIMEDOUT || rc == EOWNERDEAD;
+}
+
+static inline bool
+cnd_reacquired(int rc)
+{
+	return rc == thrd_success || rc == thrd_timedout;
+}
+
+LH_EXPORT int
+pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+{
+	RESOLVE(cond_wait, "pthread_cond_wait", COND_VERSION);
+	COND_WAIT(c, m, LH_TYPE_MUTEX, real.cond_wait(c, m), cond_reacquired);
+}
+
+LH_EXPORT int
+pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *abstime)
+{
+	RESOLVE(cond_timedwait, "pthread_cond_timedwait", COND_VERSION);
+	COND_WAIT(c, m, LH_TYPE_MUTEX, real.cond_timedwait(c, m, abstime), cond_reacquired);
+}
+
+LH_EXPORT int
+pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clock,
+		       const struct timespec *abstime)
+{
+	RESOLVE(cond_clockwait, "pthread_cond_clockwait", NULL);
+	COND_WAIT(c, m, LH_TYPE_MUTEX, real.cond_clockwait(c, m, clock, abstime),
+		  cond_reacquired);
+}
+
+LH_EXPORT int
+pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *attr)
+{
+	struct lh_thread *t;
+	int rc;
+
+	RESOLVE(cond_init, "pthread_cond_init", COND_VERSION);
+	rc = real.cond_init(c, attr);
 	if (rc == 0 && (t = lh_enter()) != NULL) {
-		lh_on_init(m, LH_TYPE_MUTEX, lh_mutex_kind_of(m), RA());
+		lh_cond_destroy(c); /* a new condition variable: a fresh record */
 		lh_leave(t);
 	}
 	return rc;
 }
 
 LH_EXPORT int
-pthread_mutex_destroy(pthread_mutex_t *m)
+pthread_cond_destroy(pthread_cond_t *c)
 {
-	int rc = real_mutex_destroy(m);
 	struct lh_thread *t;
 
-	if (rc == 0 && (t = lh_enter()) != NULL) {
-		lh_on_destroy(m);
+	RESOLVE(cond_destroy, "pthread_cond_destroy", COND_VERSION);
+	if ((t = lh_enter()) != NULL) {
+		lh_cond_destroy(c);
 		lh_leave(t);
 	}
+	return real.cond_destroy(c);
+}
+
+LH_EXPORT int
+cnd_wait(cnd_t *c, mtx_t *m)
+{
+	RESOLVE(cnd_wait, "cnd_wait", NULL);
+	COND_WAIT(c, m, LH_TYPE_MTX, real.cnd_wait(c, m), cnd_reacquired);
+}
+
+LH_EXPORT int
+cnd_timedwait(cnd_t *__restrict c, mtx_t *__restrict m, const struct timespec *__restrict ts)
+{
+	RESOLVE(cnd_timedwait, "cnd_timedwait", NULL);
+	COND_WAIT(c, m, LH_TYPE_MTX, real.cnd_timedwait(c, m, ts), cnd_reacquired);
+}
+
+/* ---- semaphores and barriers: no owner, so no order; but they are waits ------- */
+
+/* sem_trywait first, keeping errno as if it had not been called; a blocking
+ * call only when the semaphore is at zero. */
+#define SEM_WAIT(sem, call)                                                              \
+	do {                                                                             \
+		struct lh_thread *t_ = lh_enter();                                       \
+		int rc_, err_;                                                           \
+                                                                                         \
+		if (!t_)                                                                 \
+			return call;                                                     \
+		lh_leave(t_);                                                            \
+		err_ = errno;                                                            \
+		if (real.sem_trywait((sem)) == 0)                                        \
+			return 0;                                                        \
+		if (errno != EAGAIN)                                                     \
+			return call; /* EINVAL and the like: the real call says so */    \
+		errno = err_;                                                            \
+		lh_wait_begin(t_, LH_WAIT_SEM, (sem), LH_TYPE_COUNT, LH_MODE_WRITE, NULL,  \
+			      RA(), CFA());                                              \
+		rc_ = call;                                                              \
+		lh_wait_end(t_);                                                         \
+		return rc_;                                                              \
+	} while (0)
+
+LH_EXPORT int
+sem_wait(sem_t *s)
+{
+	RESOLVE(sem_wait, "sem_wait", NULL);
+	RESOLVE(sem_trywait, "sem_trywait", NULL);
+	SEM_WAIT(s, real.sem_wait(s));
+}
+
+LH_EXPORT int
+sem_timedwait(sem_t *s, const struct timespec *abstime)
+{
+	RESOLVE(sem_timedwait, "sem_timedwait", NULL);
+	RESOLVE(sem_trywait, "sem_trywait", NULL);
+	SEM_WAIT(s, real.sem_timedwait(s, abstime));
+}
+
+LH_EXPORT int
+sem_clockwait(sem_t *s, clockid_t clock, const struct timespec *abstime)
+{
+	RESOLVE(sem_clockwait, "sem_clockwait", NULL);
+	RESOLVE(sem_trywait, "sem_trywait", NULL);
+	SEM_WAIT(s, real.sem_clockwait(s, clock, abstime));
+}
+
+LH_EXPORT int
+pthread_barrier_wait(pthread_barrier_t *b)
+{
+	struct lh_thread *t;
+	int rc;
+
+	RESOLVE(barrier_wait, "pthread_barrier_wait", NULL);
+	if (!(t = lh_enter()))
+		return real.barrier_wait(b);
+	lh_leave(t);
+	lh_wait_begin(t, LH_WAIT_BARRIER, b, LH_TYPE_COUNT, LH_MODE_WRITE, NULL, RA(), CFA());
+	rc = real.barrier_wait(b);
+	lh_wait_end(t);
 	return rc;
 }
 

@@ -75,11 +75,26 @@ size_t lh_fmt_hex(char *dst, uint64_t v);
 
 #define LH_PATH_MAX 1024
 
+enum lh_on_deadlock {
+	LH_ON_DEADLOCK_REPORT = 0,
+	LH_ON_DEADLOCK_ABORT,
+};
+
 struct lh_options {
 	char log_path[LH_PATH_MAX]; /* "" = no log file */
 	int exitcode;		    /* -1 = not set */
+	int on_deadlock;	    /* enum lh_on_deadlock */
+	int timeout_ms;		    /* report acquisitions waiting this long; 0 off */
+	int stats;		    /* enum lh_stats_mode */
+	char suppressions[LH_PATH_MAX]; /* "" = none; suppress.c */
 	int race_sample;	    /* race.c: 1 in N accesses watched; 0 = off */
 	int race_delay;		    /* race.c: how long a watch waits, in us */
+};
+
+enum lh_stats_mode {
+	LH_STATS_OFF = 0,
+	LH_STATS_ON,   /* acquisitions, waits (clock read only when contended) */
+	LH_STATS_HOLD, /* and hold times (a clock read per acquire and release) */
 };
 
 extern struct lh_options lh_opt;
@@ -97,7 +112,8 @@ enum lh_lock_type {
 	LH_TYPE_MUTEX = 0,
 	LH_TYPE_RWLOCK,
 	LH_TYPE_SPIN,
-	LH_TYPE_MTX, /* C11 mtx_t */
+	LH_TYPE_MTX,  /* C11 mtx_t */
+	LH_TYPE_COND, /* not a lock: a condition variable's record (cond.c) */
 	LH_TYPE_COUNT,
 };
 
@@ -139,12 +155,17 @@ struct lh_lock {
 	uint8_t type;	       /* enum lh_lock_type */
 	uint8_t kind;	       /* enum lh_mutex_kind */
 	uint8_t from_init;     /* made by an init call (else first seen in use) */
-	uint8_t pad;
+	_Atomic uint8_t wait_hint; /* a thread waits: the next unlock says where (stats.c) */
 	uint32_t pad2;
 	uintptr_t init_pc;	       /* return address of the init call, 0 if none */
+	_Atomic(uintptr_t) unlock_pc;  /* where it was last released to a waiter */
 	struct lh_gnode *gnode;	       /* graph state, under the graph mutex */
 	const char *name;	       /* lh_lock_name() annotation, or NULL */
 	struct lh_lock *free_next;     /* free list, under the table mutex */
+	/* A condition variable's waiters and the mutex they use (cond.c). */
+	lh_mutex_t cond_mu;
+	uint32_t cond_waiters;
+	uintptr_t cond_mutex;
 };
 
 #define LH_LOCKTAB_BUCKETS (1u << 16)
@@ -256,14 +277,48 @@ struct lh_held {
 	uintptr_t pc;	   /* return address of the acquire call */
 	uintptr_t cfa;	   /* the wrapper's CFA: stack pointer at the call site */
 	lh_stack_id stack; /* full stack if one was captured, else 0 */
+	uint32_t count;	   /* recursion depth of a recursive mutex */
+	uint32_t since_ms; /* lh_tick_ms when taken (about: see lh_tick_ms) */
 	uint8_t mode;	   /* enum lh_mode */
 	uint8_t how;	   /* enum lh_how */
 	uint16_t pad;
-	uint32_t count; /* recursion depth of a recursive mutex */
+	uint64_t since_ns; /* lh_now_ns() when taken, with stats=hold only */
+};
+
+/*
+ * A coarse clock, in ms since start-up: every path that reads the real clock
+ * anyway (a wait, the slow path, the dump thread's ticks) moves it forward,
+ * and the hot path stamps held locks with it for the cost of one load. It
+ * lags the real time by at most the time since the last such event.
+ */
+extern _Atomic uint32_t lh_tick_ms;
+extern uint64_t lh_tick_origin_ns;
+uint32_t lh_tick_update(void);
+
+/* Per-thread counters of one lock taken at one call site (stats.c). */
+#define LH_STAT_SLOTS 128 /* power of two */
+
+struct lh_stat_slot {
+	struct lh_lock *lock;
+	uint64_t id;
+	uintptr_t site; /* the acquire call's return address */
+	uintptr_t cls;	/* the lock's class when the slot was claimed */
+	uint64_t acq;
+	uint64_t holds; /* measured holds (stats=hold) */
+	uint64_t hold_ns, hold_max;
 };
 
 #define LH_HELD_INLINE 32
 #define LH_CHAIN_CACHE 1024 /* power of two */
+
+/* What a thread is blocked on (wait.c). */
+enum lh_wait_kind {
+	LH_WAIT_NONE = 0,
+	LH_WAIT_LOCK,	 /* a contended lock acquisition: wait_addr is the lock */
+	LH_WAIT_COND,	 /* pthread_cond_*wait, cnd_*wait: wait_mutex is the mutex */
+	LH_WAIT_SEM,	 /* sem_*wait */
+	LH_WAIT_BARRIER, /* pthread_barrier_wait */
+};
 
 struct lh_thread {
 	struct lh_held *held; /* held_inline, or an mmap'd array */
@@ -272,9 +327,30 @@ struct lh_thread {
 	pid_t tid;
 	uint32_t serial;
 	int busy; /* inside the runtime: lock calls pass straight through */
-	bool dead;
-	bool degraded; /* held stack could not grow: tracking stopped */
+	bool dead; /* exited holding locks: kept so that their owner is known */
 	struct lh_thread *next; /* registry, under the registry mutex */
+	/*
+	 * What the thread is blocked on now. Written by the thread itself, read
+	 * by others (dumps, the deadlock detector) without a lock: wait_addr is
+	 * stored last on begin (seq_cst) and cleared first on end.
+	 */
+	_Atomic(uintptr_t) wait_addr; /* 0 when not waiting */
+	_Atomic uint8_t wait_kind;    /* enum lh_wait_kind */
+	uint8_t wait_mode;	      /* enum lh_mode of a lock wait */
+	uint8_t wait_type;	      /* enum lh_lock_type of a lock wait */
+	uintptr_t wait_mutex;	      /* the mutex of a condition wait */
+	uintptr_t wait_pc;	      /* where it waits */
+	uint64_t wait_since_ns;	      /* lh_now_ns() when the wait began */
+	_Atomic lh_stack_id wait_stack; /* its stack, once the wait lasted a slice */
+	uint64_t wait_reported;	      /* wait_since_ns of a wait already reported */
+	bool timeout_reported;	      /* this wait's acquire-timeout is out */
+	/* Held arrays outgrown, kept mapped until the thread ends. */
+	struct {
+		struct lh_held *p;
+		uint32_t cap;
+	} retired[24];
+	uint32_t nretired;
+	struct lh_stat_slot stats[LH_STAT_SLOTS]; /* acquisitions, by lock and site */
 	uint64_t chain_cache[LH_CHAIN_CACHE];
 	struct lh_held held_inline[LH_HELD_INLINE];
 };
@@ -285,6 +361,22 @@ struct lh_thread *lh_thread_create(void);
 void lh_thread_exit(struct lh_thread *t);
 bool lh_thread_grow_held(struct lh_thread *t);
 void lh_thread_name(pid_t tid, char *buf, size_t size);
+void lh_threads_lock(void);
+void lh_threads_unlock(void);
+struct lh_thread *lh_threads_first(void);
+struct lh_thread *lh_thread_find(pid_t tid);
+int lh_task_list(pid_t *tids, int max);
+
+/* A lock held by a thread that did not survive fork (in the child). */
+struct lh_lost_lock {
+	uintptr_t addr;
+	uint64_t id;
+	pid_t tid; /* the holder, in the parent */
+	lh_stack_id stack;
+	uintptr_t pc;
+};
+
+const struct lh_lost_lock *lh_lost_lock(uintptr_t addr);
 void lh_threads_atfork_prepare(void);
 void lh_threads_atfork_parent(void);
 void lh_threads_atfork_child(void);
@@ -317,8 +409,7 @@ struct lh_gnode {
 	uintptr_t addr;
 	uintptr_t init_pc;
 	uint8_t type, kind, from_init;
-	bool rr;     /* read acquisitions are recursive (reader-preferring rwlock) */
-	bool logged; /* a "lock" record was written */
+	bool rr; /* read acquisitions are recursive (reader-preferring rwlock) */
 	int64_t rank;	/* Pearce-Kelly topological order */
 	uint64_t visit; /* search stamp */
 	uint64_t seen;	/* search states met at this node, valid when visit == stamp */
@@ -399,6 +490,15 @@ void lh_report_reopen_after_fork(void);
 void lh_report_new_edge(struct lh_edge *e, void *arg);
 void lh_report_cycle(const struct lh_cycle *c, void *arg);
 void lh_report_write(const struct lh_buf *text, const struct lh_buf *json);
+void lh_report_begin(void);
+void lh_report_end(void);
+void lh_report_emit(const struct lh_buf *text, const struct lh_buf *json);
+struct lh_gnode *lh_report_node(struct lh_lock *lk);
+void lh_report_lock_record(struct lh_buf *b, struct lh_gnode *g);
+const char *lh_report_label(struct lh_gnode *g);
+void lh_text_thread(struct lh_buf *b, pid_t tid, const char *name);
+bool lh_report_suppressed(const char *kind, struct lh_gnode *const *locks, int nlocks,
+			  const lh_stack_id *stacks, int nstacks);
 void lh_report_count_finding(void);
 bool lh_report_logging(void);
 void lh_report_atfork_prepare(void);
@@ -411,7 +511,8 @@ void lh_json_stack(struct lh_buf *b, lh_stack_id id);
 void lh_text_stack(struct lh_buf *b, lh_stack_id id, const char *indent);
 void lh_lock_describe(struct lh_buf *b, const struct lh_gnode *g);
 bool lh_report_misuse(const char *what, const void *addr, struct lh_lock *lk,
-		      const char *detail, lh_stack_id taken_at, uintptr_t from_cfa);
+		      const char *detail, lh_stack_id taken_at, uintptr_t from_cfa,
+		      uintptr_t site);
 
 /* ---- runtime.c: initialization, options, fork, exit ------------------- */
 
@@ -438,6 +539,138 @@ lh_ready(void)
 void lh_on_init(const void *addr, enum lh_lock_type type, int kind, uintptr_t pc);
 void lh_on_destroy(const void *addr);
 int lh_mutex_kind_of(const void *m);
+int lh_lock_kind_of(const void *addr, enum lh_lock_type type);
+lh_stack_id lh_held_stack_now(struct lh_held *h, uintptr_t cfa);
+
+/* ---- wait.c: what threads are blocked on ------------------------------- */
+
+#define LH_SLICE_MS 250 /* a long wait looks around this often */
+
+struct timespec;
+void lh_wait_begin(struct lh_thread *t, enum lh_wait_kind kind, const void *obj,
+		   enum lh_lock_type type, enum lh_mode mode, const void *mutex,
+		   uintptr_t pc, uintptr_t cfa);
+void lh_wait_end(struct lh_thread *t);
+void lh_wait_capture_stack(struct lh_thread *t);
+void lh_wait_deadline(const struct lh_thread *t, int clock, struct timespec *ts);
+void lh_wait_slice(struct lh_thread *t);
+
+/* ---- deadlock.c: deadlocks, timeouts, locks lost in fork ---------------- */
+
+bool lh_deadlock_check(struct lh_thread *t);
+void lh_deadlock_timeout(struct lh_thread *t);
+void lh_deadlock_fork_check(struct lh_thread *t, uintptr_t cfa);
+
+/* ---- stats.c: contention profiling -------------------------------------- */
+
+void lh_stat_miss(struct lh_thread *t, struct lh_stat_slot *s, struct lh_lock *lk, uint64_t id,
+		  uintptr_t site);
+void lh_stat_wait(struct lh_lock *lk, uint64_t id, uintptr_t site, uint64_t wait_ns);
+void lh_stat_released(struct lh_thread *t, struct lh_held *h, uintptr_t pc);
+void lh_stats_flush(struct lh_thread *t);
+void lh_stats_retire(struct lh_lock *lk);
+void lh_stats_report(bool at_exit);
+void lh_stats_atfork_prepare(void);
+void lh_stats_atfork_parent(void);
+void lh_stats_atfork_child(void);
+
+static inline size_t
+lh_stat_index(const struct lh_lock *lk, uintptr_t site)
+{
+	return (size_t)((((uintptr_t)lk >> 6) ^ site) * 0x9e3779b97f4a7c15ull >> 57) &
+	       (LH_STAT_SLOTS - 1);
+}
+
+/* One more acquisition of lk at site: the hot path's only stats work. */
+static inline void
+lh_stat_count(struct lh_thread *t, struct lh_lock *lk, uint64_t id, uintptr_t site)
+{
+	struct lh_stat_slot *s = &t->stats[lh_stat_index(lk, site)];
+
+	if (LH_LIKELY(s->lock == lk) && LH_LIKELY(s->site == site) && LH_LIKELY(s->id == id)) {
+		s->acq++;
+		return;
+	}
+	lh_stat_miss(t, s, lk, id, site);
+}
+
+/* ---- misuse.c: API misuse checks ---------------------------------------- */
+
+int lh_misuse_reentry(struct lh_thread *t, uint32_t i, enum lh_lock_type type,
+		      enum lh_mode mode, uintptr_t cfa);
+void lh_misuse_unlock(struct lh_thread *t, const void *addr, enum lh_lock_type type,
+		      uintptr_t cfa);
+void lh_misuse_destroy(const void *addr, enum lh_lock_type type, uintptr_t cfa);
+void lh_misuse_exit(struct lh_thread *t);
+void lh_misuse_cond(const void *cond, const void *mutex, const void *other,
+		    uintptr_t cfa);
+void lh_on_deadlock(void);
+pid_t lh_lock_owner(const void *addr, enum lh_lock_type type);
+int lh_lock_state(const void *addr, enum lh_lock_type type);
+
+/* Slots lh_before_lock() returns besides a held index. */
+#define LH_SLOT_NONE (-1)  /* nothing to record */
+#define LH_SLOT_HANGS (-2) /* a relock that never returns (reported) */
+#define LH_SLOT_FAILS (-3) /* a relock the real call refuses (EDEADLK) */
+
+/* ---- cond.c: condition variables ---------------------------------------- */
+
+struct lh_cond_wait {
+	struct lh_thread *t;
+	const void *cond, *mutex;
+	enum lh_lock_type mutex_type;
+	uintptr_t pc, cfa;
+	bool tracked; /* the mutex was on the held stack */
+};
+
+void lh_cond_enter(struct lh_thread *t, struct lh_cond_wait *w);
+void lh_cond_exit(struct lh_cond_wait *w, bool reacquired);
+void lh_cond_cancelled(void *w);
+void lh_cond_destroy(const void *cond);
+
+/* ---- suppress.c: rules that hide findings (runtime and CLI) ---------- */
+
+enum lh_supp_type {
+	LH_SUPP_KIND = 0, /* the finding's kind */
+	LH_SUPP_LOCK,	  /* any name of a lock involved */
+	LH_SUPP_FUNCTION, /* any function in its stacks */
+	LH_SUPP_FILE,	  /* any source file in its stacks (CLI only) */
+};
+
+#define LH_SUPP_MAX_CONDS 16
+#define LH_SUPP_MAX_LINE 4096
+#define LH_SUPP_MAX_RULES 100000
+#define LH_SUPP_MAX_FILE (1u << 20)
+
+struct lh_supp_cond {
+	uint8_t type; /* enum lh_supp_type */
+	char *pattern;
+};
+
+struct lh_supp_rule {
+	struct lh_supp_cond conds[LH_SUPP_MAX_CONDS];
+	int n;
+	unsigned line;
+};
+
+struct lh_suppressions {
+	struct lh_supp_rule *rules;
+	size_t n, cap;
+};
+
+extern struct lh_suppressions lh_supp; /* the runtime's, from the option */
+
+bool lh_supp_glob(const char *pattern, const char *s);
+int lh_supp_parse(struct lh_suppressions *s, const char *text, size_t len, char *err,
+		  size_t errsz, unsigned *errline);
+int lh_supp_load(struct lh_suppressions *s, const char *path, char *err, size_t errsz,
+		 unsigned *errline);
+void lh_supp_free(struct lh_suppressions *s);
+const struct lh_supp_rule *lh_supp_match(const struct lh_suppressions *s, const char *kind,
+					 bool (*any)(void *arg, int type, const char *pattern),
+					 void *arg);
+const char *lh_supp_type_name(int type);
+void lh_suppress_init(const char *path);
 
 /* ---- race.c: data races on the -fsanitize=thread hooks ------------------ */
 

@@ -190,6 +190,7 @@ refresh_locked(void)
 	/* The group being built: consecutive mappings of one file. */
 	char gpath[LH_PATH_MAX] = "";
 	uintptr_t glo = 0, ghi = 0, goff0 = 0;
+	bool gbss = false; /* the group took its .bss mapping already */
 
 	fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -214,15 +215,17 @@ refresh_locked(void)
 			s += 5; /* perms and a space */
 			off = parse_hex(&s);
 			path = strchr(s, '/');
-			if (!path && !strchr(s, '[') && gpath[0] && lo == ghi) {
-				/* The unnamed mapping right after a module is its .bss,
-				 * where zero-initialized static locks live. */
+			if (!path && !strchr(s, '[') && gpath[0] && lo == ghi && !gbss) {
+				/* The one unnamed mapping right after a module is its
+				 * .bss, where zero-initialized static locks live; what
+				 * follows it is heap or another mapping. */
 				ghi = hi;
+				gbss = true;
 				continue;
 			}
 			if (!path || strstr(path, " (deleted)"))
 				continue;
-			if (strcmp(path, gpath) == 0 && lo >= ghi) {
+			if (strcmp(path, gpath) == 0 && lo >= ghi && !gbss) {
 				ghi = hi;
 				if (off == 0 && !goff0)
 					goff0 = lo;
@@ -236,6 +239,7 @@ refresh_locked(void)
 			glo = lo;
 			ghi = hi;
 			goff0 = off == 0 ? lo : 0;
+			gbss = false;
 		}
 	}
 	if (gpath[0])

@@ -15,20 +15,29 @@
 
 struct lh_options lh_opt;
 
-enum opt_type { OPT_PATH, OPT_INT };
+enum opt_type { OPT_PATH, OPT_INT, OPT_ENUM };
 
 struct opt {
 	const char *key;
 	enum opt_type type;
 	size_t offset;
 	long min, max;
+	const char *const *names; /* OPT_ENUM: the values, by number */
 };
 
+static const char *const on_deadlock_names[] = {"report", "abort", NULL};
+static const char *const stats_names[] = {"off", "on", "hold", NULL};
+
 static const struct opt opts[] = {
-	{"log_path", OPT_PATH, offsetof(struct lh_options, log_path), 0, 0},
-	{"exitcode", OPT_INT, offsetof(struct lh_options, exitcode), 0, 255},
-	{"race_sample", OPT_INT, offsetof(struct lh_options, race_sample), 0, 1000000000},
-	{"race_delay", OPT_INT, offsetof(struct lh_options, race_delay), 1, 1000000},
+	{"log_path", OPT_PATH, offsetof(struct lh_options, log_path), 0, 0, NULL},
+	{"exitcode", OPT_INT, offsetof(struct lh_options, exitcode), 0, 255, NULL},
+	{"on_deadlock", OPT_ENUM, offsetof(struct lh_options, on_deadlock), 0, 0,
+	 on_deadlock_names},
+	{"timeout_ms", OPT_INT, offsetof(struct lh_options, timeout_ms), 0, 86400000, NULL},
+	{"stats", OPT_ENUM, offsetof(struct lh_options, stats), 0, 0, stats_names},
+	{"suppressions", OPT_PATH, offsetof(struct lh_options, suppressions), 0, 0, NULL},
+	{"race_sample", OPT_INT, offsetof(struct lh_options, race_sample), 0, 1000000000, NULL},
+	{"race_delay", OPT_INT, offsetof(struct lh_options, race_delay), 1, 1000000, NULL},
 };
 
 void
@@ -36,6 +45,7 @@ lh_options_defaults(struct lh_options *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->exitcode = -1;
+	o->stats = LH_STATS_ON;
 	o->race_sample = LH_RACE_SAMPLE_DEFAULT;
 	o->race_delay = LH_RACE_DELAY_DEFAULT;
 }
@@ -80,8 +90,8 @@ parse_long(const char *v, long min, long max, long *out, const char **why)
 }
 
 /*
- * Checks one value without storing it: 0, or a negative errno with *why set.
- * Used by the CLI for `lockhound run --key=value`.
+ * Checks one value without storing it: 0 (an enum's value number), or a
+ * negative errno with *why set. Used by the CLI for `lockhound run`.
  */
 int
 lh_option_check(const char *key, const char *value, const char **why)
@@ -95,6 +105,13 @@ lh_option_check(const char *key, const char *value, const char **why)
 	}
 	if (o->type == OPT_INT)
 		return parse_long(value, o->min, o->max, &n, why);
+	if (o->type == OPT_ENUM) {
+		for (int i = 0; o->names[i]; i++)
+			if (strcmp(value, o->names[i]) == 0)
+				return i;
+		*why = "not one of the allowed values";
+		return -EINVAL;
+	}
 	if (*value == '\0') {
 		*why = "empty value";
 		return -EINVAL;
@@ -121,6 +138,8 @@ apply(struct lh_options *o, const struct opt *opt, const char *key, const char *
 	if (opt->type == OPT_INT) {
 		parse_long(value, opt->min, opt->max, &n, &why);
 		*(int *)((char *)o + opt->offset) = (int)n;
+	} else if (opt->type == OPT_ENUM) {
+		*(int *)((char *)o + opt->offset) = lh_option_check(key, value, &why);
 	} else {
 		strcpy((char *)o + opt->offset, value);
 	}

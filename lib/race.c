@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -59,6 +60,7 @@ struct lh_race_thread {
 	int busy;	    /* in a slow path: nested hooks keep the shadow stack only */
 	pid_t tid;
 	uint32_t windows; /* watches set: every SLEEP_EVERY-th one sleeps */
+	long preempted;	  /* involuntary context switches at the last watch */
 	uint64_t rng;
 	struct lh_race_thread *next_free;
 	struct shadow_frame frames[];
@@ -499,13 +501,31 @@ static const struct timespec shortest = {0, 1000};
 /*
  * Waits for a claim of the watch in slot: spins for the window (a racing
  * thread on another core hits within nanoseconds), and in one window in
- * SLEEP_EVERY also gives the CPU away once. True if claimed.
+ * SLEEP_EVERY, after a preemption, or when told to, also gives the CPU away
+ * once. True if claimed.
+ */
+/*
+ * Whether this thread was preempted since its last watch: other threads
+ * were waiting for a CPU, maybe the one that races with this access. Then
+ * every watch sleeps; the CPU goes to work that was waiting for it anyway.
  */
 static bool
-wait_claim(struct lh_race_thread *t, _Atomic uint64_t *slot)
+preempted(struct lh_race_thread *t)
+{
+	struct rusage ru;
+	long before = t->preempted;
+
+	if (getrusage(RUSAGE_THREAD, &ru) != 0)
+		return false;
+	t->preempted = ru.ru_nivcsw;
+	return ru.ru_nivcsw != before;
+}
+
+static bool
+wait_claim(struct lh_race_thread *t, _Atomic uint64_t *slot, bool must_sleep)
 {
 	uint64_t start = lh_now_ns();
-	bool sleep = ++t->windows % SLEEP_EVERY == 0;
+	bool sleep = preempted(t) || ++t->windows % SLEEP_EVERY == 0 || must_sleep;
 
 	for (;;) {
 		for (int i = 0; i < 16; i++) {
@@ -533,6 +553,10 @@ snapshot(uintptr_t a, size_t n, uint8_t *out)
 		out[i] = p[i];
 }
 
+/* Watches again after a value changed unseen, before blaming code without
+ * hooks. */
+#define REWATCH 3
+
 /* How long the watcher waits for the claimer to write down its side. */
 #define CLAIM_WAIT_NS 2000000000ull
 
@@ -557,17 +581,17 @@ watch(struct lh_race_thread *t, uintptr_t a, size_t n, unsigned flags, uintptr_t
 	atomic_store_explicit(&wp[s], w, memory_order_release);
 
 	snapshot(a, n, before);
-	wait_claim(t, &wp[s]);
+	wait_claim(t, &wp[s], false);
 	old = atomic_exchange(&wp[s], WP_CLOSING);
 	snapshot(a, n, after);
 	claimed = old & WP_CONSUMED;
 	changed =
 	    !claimed && t->self_hits == hits && memcmp(before, after, n < 16 ? n : 16);
-	if (changed) {
+	for (int k = 0; changed && !claimed && k < REWATCH; k++) {
 		/* Most often an instrumented writer whose hook ran just before the
-		 * watch was set: watch once more, to see it and both stacks. */
+		 * watch was set: watch again, sleeping, to see it and both stacks. */
 		atomic_store_explicit(&wp[s], w, memory_order_release);
-		wait_claim(t, &wp[s]);
+		wait_claim(t, &wp[s], true);
 		old = atomic_exchange(&wp[s], WP_CLOSING);
 		claimed = old & WP_CONSUMED;
 	}

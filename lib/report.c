@@ -23,6 +23,57 @@
 
 static lh_mutex_t report_mu = LH_MUTEX_INIT;
 static int log_fd = -1;
+
+/* A set of nonzero 64-bit keys (open addressing), under report_mu. */
+struct keyset {
+	uint64_t *keys;
+	size_t cap, used;
+};
+
+/* Orders logged, by class (the log grows with the program's code paths,
+ * not with its lock instances), and lock ids described by a "lock" record. */
+static struct keyset orders_logged, locks_logged;
+
+static void
+forget(struct keyset *set)
+{
+	if (set->keys)
+		memset(set->keys, 0, set->cap * sizeof(*set->keys));
+	set->used = 0;
+}
+
+/* Adds k; true if it was not there. When memory runs out, says true: a
+ * record written twice is better than one lost. */
+static bool
+first_time(struct keyset *set, uint64_t k)
+{
+	size_t i;
+
+	k = k ? k : 1;
+	if ((set->used + 1) * 2 > set->cap) {
+		size_t cap = set->cap ? set->cap * 2 : 1024;
+		uint64_t *n = lh_alloc(cap * sizeof(*n));
+
+		if (!n)
+			return true;
+		for (size_t j = 0; j < set->cap; j++) {
+			if (!set->keys[j])
+				continue;
+			for (i = set->keys[j] & (cap - 1); n[i]; i = (i + 1) & (cap - 1))
+				;
+			n[i] = set->keys[j];
+		}
+		lh_free(set->keys, set->cap * sizeof(*set->keys));
+		set->keys = n;
+		set->cap = cap;
+	}
+	for (i = k & (set->cap - 1); set->keys[i]; i = (i + 1) & (set->cap - 1))
+		if (set->keys[i] == k)
+			return false;
+	set->keys[i] = k;
+	set->used++;
+	return true;
+}
 static bool log_tried; /* opened, or failed and said so */
 
 static void open_log(void);
@@ -296,11 +347,12 @@ lh_text_stack(struct lh_buf *b, lh_stack_id id, const char *indent)
 	}
 	if (flags & LH_STACK_PARTIAL) {
 		lh_buf_puts(b, indent);
-		lh_buf_puts(b, "(only the caller is known: the frame that took it has returned)\n");
+		lh_buf_puts(b, "(only the caller is known)\n");
 	}
 }
 
-static const char *const type_names[] = {"mutex", "rwlock", "spinlock", "mtx_t"};
+static const char *const type_names[] = {"mutex", "rwlock", "spinlock", "mtx_t",
+					  "condition variable"};
 static const char *const kind_names[] = {"normal", "recursive", "errorcheck", "adaptive"};
 
 /* A short name for the lock: its annotation, its variable, or its type and
@@ -340,6 +392,11 @@ lh_lock_describe(struct lh_buf *b, const struct lh_gnode *cg)
 {
 	struct lh_gnode *g = (struct lh_gnode *)cg;
 
+	if (!g) {
+		lh_buf_puts(b, "a lock lockhound did not see made");
+		return;
+	}
+
 	lh_buf_puts(b, label(g));
 	lh_buf_puts(b, " (");
 	lh_buf_puts(b, type_names[g->type < LH_TYPE_COUNT ? g->type : 0]);
@@ -360,9 +417,10 @@ json_lock_record(struct lh_buf *b, struct lh_gnode *g)
 	const char *name;
 	uintptr_t off;
 
-	if (g->logged)
+	/* By id, not by node: copies of a lock's identity (the statistics of a
+	 * destroyed lock) must not describe it twice. */
+	if (!first_time(&locks_logged, g->id))
 		return;
-	g->logged = true;
 	lh_json_begin(b, "lock", 0);
 	lh_buf_puts(b, ",\"id\":");
 	lh_buf_put_u64(b, g->id);
@@ -509,6 +567,57 @@ emit_locked(const struct lh_buf *text, const struct lh_buf *json)
 		write_all(log_fd, json->p, json->len);
 }
 
+/*
+ * For modules that compose their own records (deadlock.c, dumps): take
+ * report_mu, append "lock" records with lh_report_lock_record(), write with
+ * lh_report_emit(), release. lh_report_node() must be called before, since
+ * it takes graph_mu (which nests outside report_mu).
+ */
+void
+lh_report_begin(void)
+{
+	lh_mutex_lock(&report_mu);
+}
+
+void
+lh_report_end(void)
+{
+	lh_mutex_unlock(&report_mu);
+}
+
+void
+lh_report_emit(const struct lh_buf *text, const struct lh_buf *json)
+{
+	emit_locked(text, json);
+}
+
+/* The lock's graph node (made if need be), for naming it in a record. */
+struct lh_gnode *
+lh_report_node(struct lh_lock *lk)
+{
+	struct lh_gnode *g;
+
+	if (!lk)
+		return NULL;
+	lh_graph_lock();
+	g = lh_graph_node(lk);
+	lh_graph_unlock();
+	return g;
+}
+
+void
+lh_report_lock_record(struct lh_buf *b, struct lh_gnode *g)
+{
+	if (g)
+		json_lock_record(b, g);
+}
+
+const char *
+lh_report_label(struct lh_gnode *g)
+{
+	return g ? label(g) : "?";
+}
+
 void
 lh_report_write(const struct lh_buf *text, const struct lh_buf *json)
 {
@@ -524,7 +633,29 @@ lh_report_logging(void)
 	return lh_opt.log_path[0] && !lh_secure && (!log_tried || log_fd >= 0);
 }
 
-/* graph ops: a new (or weakened) order edge goes to the log for replay. */
+static uint64_t
+class_of(const struct lh_gnode *g)
+{
+	return g->from_init ? g->init_pc : g->addr;
+}
+
+/* True the first time this (classes, stacks, modes, gates) combination is
+ * seen. Caller holds report_mu. */
+static bool
+order_once(const struct lh_edge *e)
+{
+	uint64_t k = lh_chain_mix(lh_chain_mix(class_of(e->from), class_of(e->to), e->combos),
+				  (uint64_t)e->from_stack << 32 | e->to_stack, e->ngates != 0);
+
+	return first_time(&orders_logged, k);
+}
+
+/*
+ * graph ops: a new (or weakened) order edge goes to the log for replay,
+ * once per class-level order: the same code path with a new instance of the
+ * same locks (objects made and freed over and over) adds nothing that replay,
+ * which matches dynamic locks by class, could use.
+ */
 void
 lh_report_new_edge(struct lh_edge *e, void *arg)
 {
@@ -535,6 +666,10 @@ lh_report_new_edge(struct lh_edge *e, void *arg)
 		return;
 	lh_buf_init(&b);
 	lh_mutex_lock(&report_mu);
+	if (!order_once(e)) {
+		lh_mutex_unlock(&report_mu);
+		return;
+	}
 	json_lock_record(&b, e->from);
 	json_lock_record(&b, e->to);
 	json_stack_record(&b, e->from_stack);
@@ -560,6 +695,80 @@ text_thread(struct lh_buf *b, pid_t tid, const char *name)
 	}
 }
 
+/* A thread as text: thread 1234 "name". */
+void
+lh_text_thread(struct lh_buf *b, pid_t tid, const char *name)
+{
+	text_thread(b, tid, name);
+}
+
+/* ---- suppressions (suppress.c): only lock and function names are known
+ * in-process; a rule with a file condition never matches here. ---------- */
+
+struct supp_subject {
+	struct lh_gnode *locks[LH_CYCLE_MAX];
+	int nlocks;
+	lh_stack_id stacks[2 * LH_CYCLE_MAX];
+	int nstacks;
+};
+
+static bool
+supp_any(void *arg, int type, const char *pattern)
+{
+	struct supp_subject *s = arg;
+	const struct lh_module *m;
+	const char *name;
+	uintptr_t off;
+
+	if (type == LH_SUPP_LOCK) {
+		for (int i = 0; i < s->nlocks; i++) {
+			if (lh_supp_glob(pattern, label(s->locks[i])))
+				return true;
+			if (lh_symbolize(s->locks[i]->addr, true, &name, &off, &m) &&
+			    lh_supp_glob(pattern, name))
+				return true;
+		}
+	} else if (type == LH_SUPP_FUNCTION) {
+		for (int i = 0; i < s->nstacks; i++) {
+			int n;
+			const uintptr_t *pcs = lh_stack_get(s->stacks[i], &n, NULL);
+
+			for (int k = 0; k < n; k++)
+				if (lh_symbolize(pcs[k] - 1, false, &name, &off, &m) &&
+				    lh_supp_glob(pattern, name))
+					return true;
+		}
+	}
+	return false;
+}
+
+static bool
+suppressed(const char *kind, struct supp_subject *s)
+{
+	return lh_supp.n > 0 && lh_supp_match(&lh_supp, kind, supp_any, s) != NULL;
+}
+
+/*
+ * For findings composed elsewhere (deadlock.c): is a finding of this kind,
+ * about these locks and these stacks, hidden by a suppression rule?
+ */
+bool
+lh_report_suppressed(const char *kind, struct lh_gnode *const *locks, int nlocks,
+		     const lh_stack_id *stacks, int nstacks)
+{
+	struct supp_subject subj = {0};
+
+	if (lh_supp.n == 0)
+		return false;
+	for (int i = 0; i < nlocks && subj.nlocks < LH_CYCLE_MAX; i++)
+		if (locks[i])
+			subj.locks[subj.nlocks++] = locks[i];
+	for (int i = 0; i < nstacks && subj.nstacks < 2 * LH_CYCLE_MAX; i++)
+		if (stacks[i])
+			subj.stacks[subj.nstacks++] = stacks[i];
+	return suppressed(kind, &subj);
+}
+
 /* graph ops: a cycle that can deadlock. */
 void
 lh_report_cycle(const struct lh_cycle *c, void *arg)
@@ -568,6 +777,17 @@ lh_report_cycle(const struct lh_cycle *c, void *arg)
 	pid_t tid = lh_gettid();
 
 	(void)arg;
+	if (lh_supp.n > 0) {
+		struct supp_subject subj = {.nlocks = c->n};
+
+		for (int i = 0; i < c->n; i++) {
+			subj.locks[i] = c->edges[i]->from;
+			subj.stacks[subj.nstacks++] = c->edges[i]->from_stack;
+			subj.stacks[subj.nstacks++] = c->edges[i]->to_stack;
+		}
+		if (suppressed("lock-order-inversion", &subj))
+			return;
+	}
 	lh_report_count_finding();
 	lh_buf_init(&t);
 	lh_buf_init(&j);
@@ -673,12 +893,14 @@ misuse_once(const char *what, uintptr_t site)
  * `what` is the record's "what" (relock, unlock-not-owner, ...), lk the lock
  * (or NULL; then addr alone names it), detail one sentence for the headline,
  * taken_at where the lock was taken (0 if unknown), from_cfa the wrapper's
- * __builtin_dwarf_cfa() (the stack starts at its caller). Returns true if it
- * was reported now. Not async-signal-safe; takes graph_mu and report_mu.
+ * __builtin_dwarf_cfa() (the stack starts at its caller; 0: no current
+ * stack), site the pc that identifies the call site for "once" (0: the
+ * caller's). Returns true if it was reported now. Not async-signal-safe;
+ * takes graph_mu and report_mu.
  */
 bool
 lh_report_misuse(const char *what, const void *addr, struct lh_lock *lk, const char *detail,
-		 lh_stack_id taken_at, uintptr_t from_cfa)
+		 lh_stack_id taken_at, uintptr_t from_cfa, uintptr_t site)
 {
 	struct lh_frame frames[LH_STACK_MAX];
 	uintptr_t pcs[LH_STACK_MAX];
@@ -686,7 +908,7 @@ lh_report_misuse(const char *what, const void *addr, struct lh_lock *lk, const c
 	struct lh_buf t, j;
 	char tname[16];
 	pid_t tid = lh_gettid();
-	int err = errno, nf = lh_unwind(frames, LH_STACK_MAX, from_cfa);
+	int err = errno, nf = from_cfa ? lh_unwind(frames, LH_STACK_MAX, from_cfa) : 0;
 	lh_stack_id here;
 	bool fresh;
 
@@ -702,9 +924,21 @@ lh_report_misuse(const char *what, const void *addr, struct lh_lock *lk, const c
 	lh_buf_init(&t);
 	lh_buf_init(&j);
 	lh_mutex_lock(&report_mu);
-	fresh = misuse_once(what, nf > 0 ? pcs[0] : 0);
+	fresh = misuse_once(what, site ? site : nf > 0 ? pcs[0] : 0);
 	if (!fresh)
 		goto out;
+	if (lh_supp.n > 0) {
+		struct supp_subject subj = {.nlocks = g ? 1 : 0, .nstacks = 1};
+
+		subj.locks[0] = g;
+		subj.stacks[0] = here;
+		if (taken_at)
+			subj.stacks[subj.nstacks++] = taken_at;
+		if (suppressed("misuse", &subj)) {
+			fresh = false;
+			goto out;
+		}
+	}
 	lh_report_count_finding();
 	lh_buf_puts(&t, "lockhound: misuse: ");
 	lh_buf_puts(&t, what);
@@ -720,8 +954,12 @@ lh_report_misuse(const char *what, const void *addr, struct lh_lock *lk, const c
 	} else {
 		lh_buf_put_hex(&t, (uintptr_t)addr);
 	}
-	lh_buf_puts(&t, "\n    at:\n");
-	lh_text_stack(&t, here, "      ");
+	if (here) {
+		lh_buf_puts(&t, "\n    at:\n");
+		lh_text_stack(&t, here, "      ");
+	} else {
+		lh_buf_putc(&t, '\n');
+	}
 	if (taken_at) {
 		lh_buf_puts(&t, "    the lock was taken at:\n");
 		lh_text_stack(&t, taken_at, "      ");
@@ -745,8 +983,10 @@ lh_report_misuse(const char *what, const void *addr, struct lh_lock *lk, const c
 		lh_buf_puts(&j, ",\"lock\":");
 		lh_buf_put_u64(&j, g->id);
 	}
-	lh_buf_puts(&j, ",\"stack\":");
-	lh_json_stack(&j, here);
+	if (here) {
+		lh_buf_puts(&j, ",\"stack\":");
+		lh_json_stack(&j, here);
+	}
 	if (taken_at) {
 		lh_buf_puts(&j, ",\"held_stack\":");
 		lh_json_stack(&j, taken_at);
@@ -872,6 +1112,11 @@ lh_report_reopen_after_fork(void)
 		close(log_fd);
 	log_fd = -1;
 	log_tried = false;
+	/* A new file: it must describe its locks, stacks and orders again. */
+	forget(&locks_logged);
+	forget(&orders_logged);
+	if (stack_logged)
+		memset(stack_logged, 0, stack_logged_cap);
 }
 
 void

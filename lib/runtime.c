@@ -15,7 +15,7 @@
 #include <sys/auxv.h>
 #include <unistd.h>
 
-#include "lockhound-private.h"
+#include "acquire.h"
 
 _Atomic int lh_state;
 bool lh_secure;
@@ -37,14 +37,17 @@ warn_option(const char *key, const char *why, void *arg)
 	lh_buf_release(&b);
 }
 
+/* In the order they nest: the registry is taken first (deadlock reports
+ * name locks and write while holding it). */
 static void
 atfork_prepare(void)
 {
+	lh_threads_atfork_prepare();
 	lh_graph_atfork_prepare();
 	lh_report_atfork_prepare();
+	lh_stats_atfork_prepare();
 	lh_stack_atfork_prepare();
 	lh_locktab_atfork_prepare();
-	lh_threads_atfork_prepare();
 	lh_symbols_atfork_prepare();
 	lh_modules_atfork_prepare();
 	lh_arena_atfork_prepare();
@@ -56,11 +59,12 @@ atfork_parent(void)
 	lh_arena_atfork_parent();
 	lh_modules_atfork_parent();
 	lh_symbols_atfork_parent();
-	lh_threads_atfork_parent();
 	lh_locktab_atfork_parent();
 	lh_stack_atfork_parent();
+	lh_stats_atfork_parent();
 	lh_report_atfork_parent();
 	lh_graph_atfork_parent();
+	lh_threads_atfork_parent();
 }
 
 static void
@@ -72,6 +76,7 @@ atfork_child(void)
 	lh_threads_atfork_child();
 	lh_locktab_atfork_child();
 	lh_stack_atfork_child();
+	lh_stats_atfork_child();
 	lh_report_reopen_after_fork();
 	lh_graph_atfork_child();
 	lh_race_atfork_child();
@@ -96,6 +101,7 @@ lh_init_slow(void)
 		return;
 	}
 	atomic_store(&init_tid, lh_gettid());
+	lh_tick_update();
 	lh_secure = getauxval(AT_SECURE) != 0;
 	lh_options_defaults(&lh_opt);
 	env = lh_secure ? NULL : getenv("LOCKHOUND_OPTIONS");
@@ -108,6 +114,7 @@ lh_init_slow(void)
 	lh_graph_init(&report_ops);
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	lh_report_init();
+	lh_suppress_init(lh_secure ? NULL : lh_opt.suppressions);
 	lh_race_init();
 	atomic_store(&lh_state, 2);
 }
@@ -118,12 +125,21 @@ lh_constructor(void)
 	lh_ready();
 }
 
-/* exitcode: a process that reported anything exits with it. Runs after the
- * program's own destructors, so it flushes stdio itself before _exit. */
+/* At exit: the contention statistics; then exitcode: a process that
+ * reported anything exits with it. Runs after the program's own destructors,
+ * so it flushes stdio itself before _exit. */
 __attribute__((destructor(101))) static void
 lh_destructor(void)
 {
-	if (atomic_load(&lh_state) != 2 || lh_opt.exitcode < 0 || lh_report_findings() == 0)
+	struct lh_thread *t;
+
+	if (atomic_load(&lh_state) != 2)
+		return;
+	if ((t = lh_enter()) != NULL) {
+		lh_stats_report(true);
+		lh_leave(t);
+	}
+	if (lh_opt.exitcode < 0 || lh_report_findings() == 0)
 		return;
 	fflush(NULL);
 	_exit(lh_opt.exitcode);

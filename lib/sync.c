@@ -95,3 +95,19 @@ lh_realtime_us(void)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
+
+_Atomic uint32_t lh_tick_ms;
+uint64_t lh_tick_origin_ns; /* set once at start-up, 1 ms in the past: 0 means "never" */
+
+/* Moves the coarse clock to now and returns it (ms since start-up). */
+uint32_t
+lh_tick_update(void)
+{
+	uint32_t ms;
+
+	if (!lh_tick_origin_ns)
+		lh_tick_origin_ns = lh_now_ns() - 1000000;
+	ms = (uint32_t)((lh_now_ns() - lh_tick_origin_ns) / 1000000);
+	atomic_store_explicit(&lh_tick_ms, ms, memory_order_relaxed);
+	return ms;
+}

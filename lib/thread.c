@@ -9,10 +9,12 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "lockhound-private.h"
@@ -85,22 +87,46 @@ lh_thread_create(void)
 	return t;
 }
 
-/* Doubles the held stack. False when out of memory. */
+/*
+ * Doubles the held stack. The old array stays mapped until the thread ends,
+ * so that another thread reading this one's held locks (dumps, the deadlock
+ * detector) never touches unmapped memory; doubling bounds the waste to the
+ * size of the live array. False when out of memory or too deep.
+ */
 bool
 lh_thread_grow_held(struct lh_thread *t)
 {
 	size_t cap = (size_t)t->held_cap * 2;
-	struct lh_held *h = mmap(NULL, cap * sizeof(*h), PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct lh_held *h;
 
+	if (t->nretired == LH_ARRAY_SIZE(t->retired))
+		return false;
+	h = mmap(NULL, cap * sizeof(*h), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
 	if (h == MAP_FAILED)
 		return false;
 	memcpy(h, t->held, t->nheld * sizeof(*h));
-	if (t->held != t->held_inline)
-		munmap(t->held, t->held_cap * sizeof(*h));
+	if (t->held != t->held_inline) {
+		t->retired[t->nretired].p = t->held;
+		t->retired[t->nretired].cap = t->held_cap;
+		t->nretired++;
+	}
 	t->held = h;
 	t->held_cap = (uint32_t)cap;
 	return true;
+}
+
+static void
+free_held(struct lh_thread *t)
+{
+	for (uint32_t i = 0; i < t->nretired; i++)
+		munmap(t->retired[i].p, t->retired[i].cap * sizeof(struct lh_held));
+	t->nretired = 0;
+	if (t->held != t->held_inline)
+		munmap(t->held, t->held_cap * sizeof(*t->held));
+	t->held = t->held_inline;
+	t->held_cap = LH_HELD_INLINE;
+	t->nheld = 0;
 }
 
 static void
@@ -120,10 +146,8 @@ unlink_locked(struct lh_thread *t)
 void
 lh_thread_exit(struct lh_thread *t)
 {
-	if (t->held != t->held_inline)
-		munmap(t->held, t->held_cap * sizeof(*t->held));
-	t->held = t->held_inline;
-	t->nheld = 0;
+	lh_stats_flush(t);
+	free_held(t);
 	lh_mutex_lock(&registry_mu);
 	unlink_locked(t);
 	t->next = free_list;
@@ -131,6 +155,11 @@ lh_thread_exit(struct lh_thread *t)
 	lh_mutex_unlock(&registry_mu);
 }
 
+/*
+ * The thread ends (returned or pthread_exit). Locks it still holds stay
+ * locked forever: report them, and keep the state (marked dead) so that
+ * whoever waits for one of them learns who took it and where.
+ */
 static void
 on_thread_exit(void *arg)
 {
@@ -139,6 +168,14 @@ on_thread_exit(void *arg)
 	if (!t || t == &exiting)
 		return;
 	lh_self = &exiting;
+	if (t->nheld > 0) {
+		t->busy = 1;
+		lh_stats_flush(t);
+		lh_misuse_exit(t);
+		atomic_store_explicit(&t->wait_addr, 0, memory_order_relaxed);
+		t->dead = true;
+		return;
+	}
 	lh_thread_exit(t);
 }
 
@@ -166,10 +203,34 @@ lh_thread_name(pid_t tid, char *buf, size_t size)
 	buf[n] = '\0';
 }
 
+/* Locks held by threads that did not survive a fork, in the child. */
+static struct lh_lost_lock *lost;
+static size_t nlost, caplost;
+
+static void
+remember_lost(const struct lh_thread *t)
+{
+	for (uint32_t i = 0; i < t->nheld; i++) {
+		const struct lh_held *h = &t->held[i];
+
+		if (nlost == caplost) {
+			size_t cap = caplost ? caplost * 2 : 16;
+			struct lh_lost_lock *n = lh_realloc(lost, caplost * sizeof(*n),
+							    cap * sizeof(*n));
+
+			if (!n)
+				return;
+			lost = n;
+			caplost = cap;
+		}
+		lost[nlost++] = (struct lh_lost_lock){h->addr, h->id, t->tid, h->stack, h->pc};
+	}
+}
+
 /*
  * In the child after fork only the forking thread exists: drop every other
- * thread's state. (Locks they held are lost; issue: report them when the
- * child waits for one.)
+ * thread's state, remembering the locks they held: those stay locked in the
+ * child forever, and a wait for one is reported (held-across-fork).
  */
 void
 lh_threads_atfork_child(void)
@@ -177,20 +238,63 @@ lh_threads_atfork_child(void)
 	struct lh_thread *t, *next, *self = lh_self;
 
 	lh_mutex_reset(&registry_mu);
+	nlost = 0;
 	for (t = threads; t; t = next) {
 		next = t->next;
 		if (t == self)
 			continue;
+		remember_lost(t);
 		unlink_locked(t);
-		if (t->held != t->held_inline)
-			munmap(t->held, t->held_cap * sizeof(*t->held));
-		t->held = t->held_inline;
-		t->nheld = 0;
+		free_held(t);
 		t->next = free_list;
 		free_list = t;
 	}
 	if (self && self != &exiting)
 		self->tid = lh_gettid();
+}
+
+/* The lost lock at addr, or NULL. Only the child of a fork has any. */
+const struct lh_lost_lock *
+lh_lost_lock(uintptr_t addr)
+{
+	for (size_t i = 0; i < nlost; i++)
+		if (lost[i].addr == addr)
+			return &lost[i];
+	return NULL;
+}
+
+/*
+ * The registry, for readers of other threads' state (dumps, the deadlock
+ * detector): while it is locked no thread state is unlinked or recycled.
+ * The fields of another thread are read racily; held arrays stay mapped.
+ */
+void
+lh_threads_lock(void)
+{
+	lh_mutex_lock(&registry_mu);
+}
+
+void
+lh_threads_unlock(void)
+{
+	lh_mutex_unlock(&registry_mu);
+}
+
+/* The first registered thread (follow ->next); caller holds the registry. */
+struct lh_thread *
+lh_threads_first(void)
+{
+	return threads;
+}
+
+/* The registered thread with this tid, or NULL; caller holds the registry. */
+struct lh_thread *
+lh_thread_find(pid_t tid)
+{
+	for (struct lh_thread *t = threads; t; t = t->next)
+		if (t->tid == tid)
+			return t;
+	return NULL;
 }
 
 void
@@ -203,4 +307,34 @@ void
 lh_threads_atfork_parent(void)
 {
 	lh_mutex_unlock(&registry_mu);
+}
+
+/*
+ * The tids of every thread of the process, from /proc/self/task, with raw
+ * getdents64 (no malloc, no stdio: async-signal-safe). Returns how many were
+ * stored (at most max), or -1 if /proc cannot be read.
+ */
+int
+lh_task_list(pid_t *tids, int max)
+{
+	char buf[4096];
+	int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC), n = 0;
+	long got;
+
+	if (fd < 0)
+		return -1;
+	while ((got = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
+		for (long off = 0; off < got;) {
+			struct dirent64 *d = (struct dirent64 *)(buf + off);
+			pid_t tid = 0;
+
+			for (const char *c = d->d_name; *c >= '0' && *c <= '9'; c++)
+				tid = tid * 10 + (*c - '0');
+			if (tid > 0 && n < max)
+				tids[n++] = tid;
+			off += d->d_reclen;
+		}
+	}
+	close(fd);
+	return n;
 }

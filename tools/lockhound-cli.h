@@ -27,4 +27,12 @@ bool cli_wants_help(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 void usage_run(void);
 
+/* Offline commands over logs (explain.c, replay.c, graph.c). */
+int cmd_explain(int argc, char **argv);
+void usage_explain(void);
+int cmd_replay(int argc, char **argv);
+void usage_replay(void);
+int cmd_graph(int argc, char **argv);
+void usage_graph(void);
+
 #endif

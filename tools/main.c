@@ -15,6 +15,11 @@ const char *cli_progname = "lockhound";
 
 static const struct cli_command commands[] = {
 	{"run", "run a program under the lockhound runtime", cmd_run, usage_run},
+	{"explain", "tell every finding of logs in plain words, symbolized", cmd_explain,
+	 usage_explain},
+	{"replay", "find lock-order cycles across the orders of many runs", cmd_replay,
+	 usage_replay},
+	{"graph", "print the lock-order graph of logs as Graphviz DOT", cmd_graph, usage_graph},
 };
 
 /* Prints "lockhound: <what>: <why>" on stderr. */

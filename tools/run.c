@@ -26,7 +26,11 @@ usage_run(void)
 	       "Runs PROG with the lockhound runtime preloaded. Each --KEY=VALUE is a\n"
 	       "runtime option (see lockhound(7)), added to LOCKHOUND_OPTIONS:\n"
 	       "  --log_path=FILE   write JSON-lines records to FILE (%%p: the pid)\n"
-	       "  --exitcode=N      exit with N if anything was reported\n\n"
+	       "  --exitcode=N      exit with N if anything was reported\n"
+	       "  --timeout_ms=N    report an acquisition that has waited N ms\n"
+	       "  --stats=off|on|hold contention profiling (hold: also hold times)\n"
+	       "  --on_deadlock=report|abort\n"
+	       "                    abort (with a core) when a thread can never return\n\n"
 	       "Exits with PROG's status; 2 if PROG cannot be run or an option is bad.\n");
 }
 
@@ -67,6 +71,7 @@ find_runtime(char *buf, size_t size)
 	return readable(buf);
 }
 
+/* Returns s + sep + add (just add when s is empty) and frees s. */
 static char *
 append(char *s, const char *sep, const char *add)
 {
@@ -77,13 +82,14 @@ append(char *s, const char *sep, const char *add)
 		cli_error("run", "out of memory");
 		exit(EXIT_USAGE);
 	}
-	if (s && a) {
+	if (a) {
 		memcpy(r, s, a);
 		strcpy(r + a, sep);
 		strcat(r, add);
 	} else {
 		strcpy(r, add);
 	}
+	free(s);
 	return r;
 }
 
@@ -110,7 +116,7 @@ cmd_run(int argc, char **argv)
 		eq = strchr(arg, '=');
 		if (!eq) {
 			cli_error("run", "%s: options take the form --key=value", arg);
-			return EXIT_USAGE;
+			goto usage;
 		}
 		klen = (size_t)(eq - arg - 2);
 		if (klen >= sizeof(key))
@@ -119,22 +125,22 @@ cmd_run(int argc, char **argv)
 		key[klen] = '\0';
 		if (lh_option_check(key, eq + 1, &why) < 0) {
 			cli_error("run", "--%s: %s", key, why);
-			return EXIT_USAGE;
+			goto usage;
 		}
 		if (strchr(eq + 1, ':')) {
 			cli_error("run", "--%s: a value cannot contain ':'", key);
-			return EXIT_USAGE;
+			goto usage;
 		}
 		opts = append(opts, ":", arg + 2);
 	}
 	if (i >= argc) {
 		cli_error("run", "no program to run (see 'lockhound run --help')");
-		return EXIT_USAGE;
+		goto usage;
 	}
 	if (!find_runtime(lib, sizeof(lib))) {
 		cli_error("run", "%s: the runtime library is missing (set LOCKHOUND_LIBRARY)",
 			  lib);
-		return EXIT_USAGE;
+		goto usage;
 	}
 	/* Options given here come last, so they win over the environment's. */
 	env = getenv("LOCKHOUND_OPTIONS");
@@ -142,6 +148,7 @@ cmd_run(int argc, char **argv)
 		char *all = append(env && *env ? strdup(env) : NULL, ":", opts);
 
 		setenv("LOCKHOUND_OPTIONS", all, 1);
+		free(all);
 	}
 	env = getenv("LD_PRELOAD");
 	preload = append(strdup(lib), ":", env && *env ? env : "");
@@ -150,5 +157,8 @@ cmd_run(int argc, char **argv)
 	setenv("LD_PRELOAD", preload, 1);
 	execvp(argv[i], argv + i);
 	cli_error("run", "%s: %s", argv[i], strerror(errno));
+	free(preload);
+usage:
+	free(opts);
 	return EXIT_USAGE;
 }

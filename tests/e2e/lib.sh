@@ -55,6 +55,12 @@ q() {
 	"$PYTHON3" "$top_srcdir/tests/e2e/records.py" "$@"
 }
 
+# stderr_of NAME: $TMP/NAME.err without the contention table printed at
+# exit (a profile, not a finding).
+stderr_of() {
+	sed '/^lockhound: contention: /,/^  (lockhound stats LOG/d' "$TMP/$1.err"
+}
+
 # headlines FILE KIND: how many stderr findings of that kind.
 headlines() {
 	grep -c "^lockhound: $2: " "$1" || true

@@ -14,7 +14,7 @@ expect_eq "--help" 0 "$(status "$LOCKHOUND" --help)"
 check "--help lists run" grep -q "run" "$TMP/cli.out"
 expect_eq "no command: usage error" 2 "$(status "$LOCKHOUND")"
 expect_eq "unknown command: usage error" 2 "$(status "$LOCKHOUND" frobnicate)"
-check "unknown command: one line naming it" [ "$(cat "$TMP/cli.err")" = "lockhound: frobnicate: unknown command (see 'lockhound --help')" ]
+check "unknown command: one line naming it" [ "$(stderr_of cli)" = "lockhound: frobnicate: unknown command (see 'lockhound --help')" ]
 expect_eq "run --help" 0 "$(status "$LOCKHOUND" run --help)"
 check "run --help names the options" grep -q -- "--log_path" "$TMP/cli.out"
 expect_eq "run: unknown option" 2 "$(status "$LOCKHOUND" run --nope=1 -- "$E2E/abba")"

@@ -5,7 +5,7 @@
 
 lh_run reinit "$E2E/reinit"
 expect_eq "reinit: no inversion" 0 "$(q "$TMP/reinit.log" 'len(kind("lock-order-inversion"))')"
-expect_eq "reinit: nothing on stderr" "" "$(cat "$TMP/reinit.err")"
+expect_eq "reinit: nothing on stderr" "" "$(stderr_of reinit)"
 expect_eq "reinit: two identities were logged for the re-made lock" True \
 	"$(q "$TMP/reinit.log" 'len(set(r["id"] for r in kind("lock") if r["name"] != "lock_a")) == 2')"
 

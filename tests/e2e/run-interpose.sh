@@ -7,7 +7,7 @@
 lh_run errno "$E2E/errno"
 expect_eq "errno: every check passed" "failures=0" "$(cat "$TMP/errno.out")"
 expect_eq "errno: exit 0" 0 "$rc"
-expect_eq "errno: no findings" "" "$(cat "$TMP/errno.err")"
+expect_eq "errno: no findings" "" "$(stderr_of errno)"
 
 lh_run early "$E2E/early"
 expect_eq "early: the program ran" "done" "$(cat "$TMP/early.out")"

@@ -45,7 +45,10 @@ lh_run heldmany "$E2E/heldmany"
 expect_eq "300 held locks: the program completes" "ascending done
 done" "$(cat "$TMP/heldmany.out")"
 expect_eq "300 held locks: only the final inversion" 1 "$(q "$TMP/heldmany.log" 'len(kind("lock-order-inversion"))')"
-expect_eq "300 held locks: every order recorded (and the inverted one)" 44851 "$(q "$TMP/heldmany.log" 'len(set((r["from"], r["to"]) for r in kind("lock-order")))')"
+# The 300 locks come from one init call: one class, so their 44,850 orders
+# are logged once per code path (the log grows with paths, not instances).
+expect_eq "300 held locks: orders logged once per class and stacks" True \
+	"$(q "$TMP/heldmany.log" '0 < len(kind("lock-order")) < 10')"
 
 lh_run tryblock "$E2E/trylock" block
 expect_eq "blocking lock instead of trylock: reported" 1 "$(q "$TMP/tryblock.log" 'len(kind("lock-order-inversion"))')"

@@ -11,7 +11,7 @@ expect_eq "bad options: its output is intact" "sum=0" "$(cat "$TMP/bad.out")"
 for key in bogus exitcode log_path noequals; do
 	check "bad options: a warning names '$key'" grep -q "^lockhound: warning: LOCKHOUND_OPTIONS: $key: " "$TMP/bad.err"
 done
-expect_eq "bad options: one line per bad pair" 5 "$(wc -l <"$TMP/bad.err")"
+expect_eq "bad options: one line per bad pair" 5 "$(stderr_of bad | wc -l)"
 
 LH_EXTRA_OPTIONS=exitcode=23 lh_run exit23 "$E2E/abba"
 expect_eq "exitcode: set after a finding" 23 "$rc"

@@ -59,7 +59,7 @@ lock(int i, enum lh_how how)
 static void
 unlock(int i)
 {
-	lh_on_unlock(t, &mus[i]);
+	lh_on_unlock(t, &mus[i], LH_TYPE_MUTEX, 0, (uintptr_t)__builtin_dwarf_cfa());
 }
 
 START_TEST(test_acquire_pushes_and_pops)

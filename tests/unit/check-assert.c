@@ -85,11 +85,11 @@ track(void *lock, enum lh_lock_type type, enum lh_mode mode)
 }
 
 static void
-untrack(void *lock)
+untrack(void *lock, enum lh_lock_type type)
 {
 	struct lh_thread *t = lh_enter();
 
-	lh_on_unlock(t, lock);
+	lh_on_unlock(t, lock, type, 0, (uintptr_t)__builtin_dwarf_cfa());
 	lh_leave(t);
 }
 
@@ -116,7 +116,7 @@ START_TEST(test_assert_held_lock_on_the_stack_is_silent)
 	lh_assert_held(&m);
 	lh_assert_wrheld(&m);
 	lh_assert_rdheld(&m);
-	untrack(&m);
+	untrack(&m, LH_TYPE_MUTEX);
 	ck_assert_int_eq(reports(), 0);
 }
 END_TEST
@@ -148,7 +148,7 @@ START_TEST(test_assert_released_lock_is_not_held)
 	static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
 
 	track(&m, LH_TYPE_MUTEX, LH_MODE_WRITE);
-	untrack(&m);
+	untrack(&m, LH_TYPE_MUTEX);
 	lh_assert_held(&m);
 	ck_assert_int_eq(reports(), 1);
 }
@@ -234,7 +234,7 @@ START_TEST(test_assert_read_hold_is_not_a_write_hold)
 	lh_assert_held(&rw);
 	ck_assert_int_eq(reports(), 0);
 	lh_assert_wrheld(&rw);
-	untrack(&rw);
+	untrack(&rw, LH_TYPE_RWLOCK);
 	ck_assert_int_eq(reports(), 1);
 	ck_assert(strstr(slurp(errpath), "holds the lock only for reading") != NULL);
 }

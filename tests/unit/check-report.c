@@ -172,7 +172,7 @@ __attribute__((noinline)) static bool
 misuse_here(struct lh_lock *lk)
 {
 	return lh_report_misuse("relock", &accounts_lock, lk, "taken again by its holder",
-				ab.from_stack, (uintptr_t)__builtin_dwarf_cfa());
+				ab.from_stack, (uintptr_t)__builtin_dwarf_cfa(), 0);
 }
 
 START_TEST(test_report_misuse_once_per_site)

@@ -1,0 +1,547 @@
+/*
+ * Contention profiling: per lock (and per class), acquisitions, contended
+ * acquisitions, wait and hold times, and the call sites of acquirers,
+ * waiters and of the holders whose release ended a wait (where a delay is
+ * caused, as Go's mutex profile charges it).
+ *
+ * Cost: an acquisition increments a counter in its thread's direct-mapped
+ * slot table, keyed by (lock, call site): no clock, no shared write. A slot
+ * evicted by another (lock, site), and every slot at thread exit, dump and
+ * process exit, is added into the global table under stats_mu. A contended
+ * acquisition (its first try failed; wait.c read the clock) goes straight to
+ * the global table with its wait time and sets the lock's wait hint, so that
+ * the release that ends the wait records its call site (a shared write only
+ * on that path). stats=hold reads the clock at every acquire and release.
+ *
+ * Memory: one entry per lock that was taken; when a lock is destroyed its
+ * entry is folded into its class (the init call site) and freed, so a
+ * program that churns locks keeps one entry per class.
+ */
+#include "config.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include "acquire.h"
+
+#define MAX_SITES 16 /* per lock; the rest are counted in "sites" only */
+#define STATS_TABLE_MIN_NS 10000000ull /* 10 ms of waiting, for the exit table */
+
+struct site {
+	uintptr_t pc;
+	uint64_t acq;
+	uint64_t waits, wait_ns;     /* waits of acquisitions made here */
+	uint64_t caused, caused_ns;  /* waits ended by a release made here */
+	uint64_t holds, hold_ns;     /* holds that began here (stats=hold) */
+};
+
+struct lstats {
+	uint64_t key;	     /* lock id, or class key for a class entry */
+	struct lh_gnode who; /* naming: a copy of the lock's identity */
+	uintptr_t cls;
+	bool is_class;
+	uint64_t locks;	     /* instances folded in (class entries) */
+	uint64_t acq, contended, wait_ns, wait_max;
+	uint64_t holds, hold_ns, hold_max;
+	uint32_t nsites, more_sites;
+	struct site sites[MAX_SITES];
+	struct lstats *next; /* hash chain */
+};
+
+#define NBUCKETS 4096
+
+static lh_mutex_t stats_mu = LH_MUTEX_INIT;
+static struct lstats *locks_tab[NBUCKETS], *class_tab[NBUCKETS];
+static _Atomic int oom_warned;
+
+static uintptr_t
+class_key(const struct lh_lock *lk)
+{
+	return lk->from_init ? lk->init_pc : atomic_load_explicit(&lk->addr, memory_order_relaxed);
+}
+
+static size_t
+bucket(uint64_t key)
+{
+	return (size_t)((key * 0x9e3779b97f4a7c15ull) >> 52) & (NBUCKETS - 1);
+}
+
+static struct lstats *
+find(struct lstats **tab, uint64_t key)
+{
+	for (struct lstats *e = tab[bucket(key)]; e; e = e->next)
+		if (e->key == key)
+			return e;
+	return NULL;
+}
+
+static struct lstats *
+make(struct lstats **tab, uint64_t key)
+{
+	struct lstats *e = lh_alloc(sizeof(*e));
+
+	if (!e) {
+		lh_warn_once(&oom_warned, "out of memory for lock statistics; some are lost");
+		return NULL;
+	}
+	e->key = key;
+	e->next = tab[bucket(key)];
+	tab[bucket(key)] = e;
+	return e;
+}
+
+/* The entry of a live lock (made if need be); caller holds stats_mu. */
+static struct lstats *
+entry_of(struct lh_lock *lk, uint64_t id)
+{
+	struct lstats *e = find(locks_tab, id);
+
+	if (e || lk->id != id)
+		return e;
+	if (!(e = make(locks_tab, id)))
+		return NULL;
+	e->who.id = id;
+	e->who.addr = atomic_load_explicit(&lk->addr, memory_order_relaxed);
+	e->who.init_pc = lk->init_pc;
+	e->who.type = lk->type;
+	e->who.kind = lk->kind;
+	e->who.from_init = lk->from_init;
+	e->who.name = lk->name;
+	e->cls = class_key(lk);
+	e->locks = 1;
+	return e;
+}
+
+/* The entry of a class; caller holds stats_mu. */
+static struct lstats *
+class_of(uintptr_t cls, const struct lh_gnode *who)
+{
+	struct lstats *e = find(class_tab, cls);
+
+	if (e || !(e = make(class_tab, cls)))
+		return e;
+	e->who = *who;
+	e->who.label = NULL;
+	e->cls = cls;
+	e->is_class = true;
+	return e;
+}
+
+static struct site *
+site_of(struct lstats *e, uintptr_t pc)
+{
+	for (uint32_t i = 0; i < e->nsites; i++)
+		if (e->sites[i].pc == pc)
+			return &e->sites[i];
+	if (e->nsites == MAX_SITES) {
+		e->more_sites++;
+		return NULL;
+	}
+	e->sites[e->nsites].pc = pc;
+	return &e->sites[e->nsites++];
+}
+
+/* Adds a thread's slot into the table; caller holds stats_mu. */
+static void
+add_slot(struct lh_stat_slot *s)
+{
+	struct lstats *e = find(locks_tab, s->id);
+	struct site *st;
+
+	if (!e) /* the lock was destroyed meanwhile: its class takes it */
+		e = find(class_tab, s->cls);
+	if (!e && s->lock->id == s->id)
+		e = entry_of(s->lock, s->id);
+	if (!e)
+		return;
+	e->acq += s->acq;
+	e->holds += s->holds;
+	e->hold_ns += s->hold_ns;
+	if (s->hold_max > e->hold_max)
+		e->hold_max = s->hold_max;
+	if ((st = site_of(e, s->site)) != NULL) {
+		st->acq += s->acq;
+		st->holds += s->holds;
+		st->hold_ns += s->hold_ns;
+	}
+}
+
+/* The slot belongs to another (lock, site): hand it in and take it over. */
+void
+lh_stat_miss(struct lh_thread *t, struct lh_stat_slot *s, struct lh_lock *lk, uint64_t id,
+	     uintptr_t site)
+{
+	(void)t;
+	if (s->lock && s->acq + s->holds) {
+		lh_mutex_lock(&stats_mu);
+		add_slot(s);
+		lh_mutex_unlock(&stats_mu);
+	}
+	memset(s, 0, sizeof(*s));
+	s->lock = lk;
+	s->id = id;
+	s->site = site;
+	s->cls = class_key(lk);
+	s->acq = 1;
+}
+
+/* A contended acquisition of lk at site waited wait_ns (wait.c). */
+void
+lh_stat_wait(struct lh_lock *lk, uint64_t id, uintptr_t site, uint64_t wait_ns)
+{
+	uintptr_t by = atomic_exchange_explicit(&lk->unlock_pc, 0, memory_order_relaxed);
+	struct lstats *e;
+	struct site *st;
+
+	lh_mutex_lock(&stats_mu);
+	if ((e = entry_of(lk, id)) != NULL) {
+		e->contended++;
+		e->wait_ns += wait_ns;
+		if (wait_ns > e->wait_max)
+			e->wait_max = wait_ns;
+		if ((st = site_of(e, site)) != NULL) {
+			st->waits++;
+			st->wait_ns += wait_ns;
+		}
+		if (by && (st = site_of(e, by)) != NULL) {
+			st->caused++;
+			st->caused_ns += wait_ns;
+		}
+	}
+	lh_mutex_unlock(&stats_mu);
+}
+
+/*
+ * h is being released at pc: say where, if a thread waits for it; with
+ * stats=hold, count how long it was held. Off the hot path: the caller
+ * checked the hint or the mode.
+ */
+void
+lh_stat_released(struct lh_thread *t, struct lh_held *h, uintptr_t pc)
+{
+	struct lh_lock *lk = h->lock;
+
+	if (atomic_load_explicit(&lk->wait_hint, memory_order_relaxed)) {
+		atomic_store_explicit(&lk->wait_hint, 0, memory_order_relaxed);
+		atomic_store_explicit(&lk->unlock_pc, pc, memory_order_relaxed);
+	}
+	if (lh_opt.stats == LH_STATS_HOLD && h->since_ns) {
+		struct lh_stat_slot *s = &t->stats[lh_stat_index(lk, h->pc)];
+		uint64_t held = lh_now_ns() - h->since_ns;
+
+		if (s->lock != lk || s->site != h->pc || s->id != h->id) {
+			lh_stat_miss(t, s, lk, h->id, h->pc);
+			s->acq = 0; /* counted when it was taken */
+		}
+		s->holds++;
+		s->hold_ns += held;
+		if (held > s->hold_max)
+			s->hold_max = held;
+	}
+}
+
+/* Hands in every slot of t (at thread exit, dumps and process exit). For
+ * another thread, the racy reads may miss its latest increments. */
+void
+lh_stats_flush(struct lh_thread *t)
+{
+	lh_mutex_lock(&stats_mu);
+	for (int i = 0; i < LH_STAT_SLOTS; i++) {
+		struct lh_stat_slot *s = &t->stats[i];
+
+		if (s->lock && s->acq + s->holds) {
+			add_slot(s);
+			s->acq = s->holds = s->hold_ns = s->hold_max = 0;
+		}
+	}
+	lh_mutex_unlock(&stats_mu);
+}
+
+static void
+fold(struct lstats *into, const struct lstats *e)
+{
+	into->locks += e->locks;
+	into->acq += e->acq;
+	into->contended += e->contended;
+	into->wait_ns += e->wait_ns;
+	if (e->wait_max > into->wait_max)
+		into->wait_max = e->wait_max;
+	into->holds += e->holds;
+	into->hold_ns += e->hold_ns;
+	if (e->hold_max > into->hold_max)
+		into->hold_max = e->hold_max;
+	into->more_sites += e->more_sites;
+	for (uint32_t i = 0; i < e->nsites; i++) {
+		struct site *st = site_of(into, e->sites[i].pc);
+
+		if (!st)
+			continue;
+		st->acq += e->sites[i].acq;
+		st->waits += e->sites[i].waits;
+		st->wait_ns += e->sites[i].wait_ns;
+		st->caused += e->sites[i].caused;
+		st->caused_ns += e->sites[i].caused_ns;
+		st->holds += e->sites[i].holds;
+		st->hold_ns += e->sites[i].hold_ns;
+	}
+}
+
+/* The lock is destroyed: its entry joins its class and is freed. */
+void
+lh_stats_retire(struct lh_lock *lk)
+{
+	struct lstats **pp, *e, *c;
+
+	lh_mutex_lock(&stats_mu);
+	for (pp = &locks_tab[bucket(lk->id)]; (e = *pp) != NULL; pp = &e->next) {
+		if (e->key != lk->id)
+			continue;
+		*pp = e->next;
+		if ((c = class_of(e->cls, &e->who)) != NULL)
+			fold(c, e);
+		lh_free(e, sizeof(*e));
+		break;
+	}
+	lh_mutex_unlock(&stats_mu);
+}
+
+/* ---- reporting ------------------------------------------------------------ */
+
+static void
+json_site_list(struct lh_buf *j, const char *field, const struct lstats *e, int role)
+{
+	const struct site *order[MAX_SITES];
+	int n = 0;
+
+	for (uint32_t i = 0; i < e->nsites; i++) {
+		const struct site *s = &e->sites[i];
+		uint64_t v = role == 0 ? s->acq : role == 1 ? s->wait_ns : s->caused_ns;
+
+		if (!v)
+			continue;
+		order[n++] = s;
+		for (int k = n - 1; k > 0; k--) { /* insertion sort, worst first */
+			uint64_t a = role == 0 ? order[k]->acq
+				   : role == 1 ? order[k]->wait_ns
+					       : order[k]->caused_ns;
+			uint64_t b = role == 0 ? order[k - 1]->acq
+				   : role == 1 ? order[k - 1]->wait_ns
+					       : order[k - 1]->caused_ns;
+
+			if (a <= b)
+				break;
+			order[k] = order[k - 1];
+			order[k - 1] = s;
+		}
+	}
+	lh_buf_puts(j, ",\"");
+	lh_buf_puts(j, field);
+	lh_buf_puts(j, "\":[");
+	for (int i = 0; i < n && i < 5; i++) {
+		uintptr_t pc = order[i]->pc;
+
+		if (i)
+			lh_buf_putc(j, ',');
+		lh_buf_puts(j, "{\"frame\":");
+		lh_json_stack(j, lh_stack_intern(&pc, 1, 0));
+		lh_buf_puts(j, role == 0 ? ",\"acquisitions\":" : ",\"count\":");
+		lh_buf_put_u64(j, role == 0 ? order[i]->acq
+			       : role == 1 ? order[i]->waits
+					   : order[i]->caused);
+		if (role) {
+			lh_buf_puts(j, ",\"wait_ns\":");
+			lh_buf_put_u64(j, role == 1 ? order[i]->wait_ns : order[i]->caused_ns);
+		}
+		lh_buf_putc(j, '}');
+	}
+	lh_buf_putc(j, ']');
+}
+
+static void
+json_entry(struct lh_buf *j, struct lstats *e)
+{
+	lh_report_lock_record(j, &e->who);
+	lh_json_begin(j, "contention", 0);
+	lh_buf_puts(j, ",\"scope\":\"");
+	lh_buf_puts(j, e->is_class ? "class" : "lock");
+	lh_buf_putc(j, '"');
+	if (!e->is_class) {
+		lh_buf_puts(j, ",\"lock\":");
+		lh_buf_put_u64(j, e->who.id);
+	} else {
+		lh_buf_puts(j, ",\"locks\":");
+		lh_buf_put_u64(j, e->locks);
+		lh_buf_puts(j, ",\"example_lock\":");
+		lh_buf_put_u64(j, e->who.id);
+	}
+	lh_buf_puts(j, ",\"name\":");
+	lh_buf_put_json_str(j, lh_report_label(&e->who));
+	lh_buf_puts(j, ",\"acquisitions\":");
+	lh_buf_put_u64(j, e->acq);
+	lh_buf_puts(j, ",\"contended\":");
+	lh_buf_put_u64(j, e->contended);
+	lh_buf_puts(j, ",\"wait_ns\":");
+	lh_buf_put_u64(j, e->wait_ns);
+	lh_buf_puts(j, ",\"wait_max_ns\":");
+	lh_buf_put_u64(j, e->wait_max);
+	lh_buf_puts(j, ",\"wait_mean_ns\":");
+	lh_buf_put_u64(j, e->contended ? e->wait_ns / e->contended : 0);
+	if (lh_opt.stats == LH_STATS_HOLD) {
+		lh_buf_puts(j, ",\"holds\":");
+		lh_buf_put_u64(j, e->holds);
+		lh_buf_puts(j, ",\"hold_ns\":");
+		lh_buf_put_u64(j, e->hold_ns);
+		lh_buf_puts(j, ",\"hold_max_ns\":");
+		lh_buf_put_u64(j, e->hold_max);
+		lh_buf_puts(j, ",\"hold_mean_ns\":");
+		lh_buf_put_u64(j, e->holds ? e->hold_ns / e->holds : 0);
+	}
+	lh_buf_puts(j, ",\"sites\":");
+	lh_buf_put_u64(j, e->nsites + e->more_sites);
+	json_site_list(j, "acquire_sites", e, 0);
+	json_site_list(j, "wait_sites", e, 1);
+	json_site_list(j, "holder_sites", e, 2);
+	lh_buf_puts(j, "}\n");
+}
+
+/* Milliseconds with one decimal, or seconds with two. */
+static void
+text_duration(struct lh_buf *b, uint64_t ns)
+{
+	uint64_t tenths = ns / 100000;
+
+	if (ns >= 10000000000ull) {
+		lh_buf_put_u64(b, ns / 1000000000);
+		lh_buf_puts(b, " s");
+		return;
+	}
+	lh_buf_put_u64(b, tenths / 10);
+	lh_buf_putc(b, '.');
+	lh_buf_put_u64(b, tenths % 10);
+	lh_buf_puts(b, " ms");
+}
+
+static void
+text_column(struct lh_buf *b, const char *s, size_t width)
+{
+	size_t n = strlen(s);
+
+	lh_buf_put_pad(b, width, n);
+	lh_buf_puts(b, s);
+}
+
+static void
+text_number(struct lh_buf *b, uint64_t v, size_t width)
+{
+	char tmp[24];
+
+	lh_fmt_u64(tmp, v);
+	text_column(b, tmp, width);
+}
+
+/*
+ * Writes a contention record per lock (and per class with several locks or
+ * destroyed ones) to the log, and at exit, when any lock was waited for, a
+ * table of the five worst on stderr. Flushes every thread's slots first.
+ */
+void
+lh_stats_report(bool at_exit)
+{
+	struct lstats *worst[5] = {NULL};
+	struct lh_buf t, j;
+	size_t nwaited = 0;
+
+	if (lh_opt.stats == LH_STATS_OFF)
+		return;
+	lh_threads_lock();
+	for (struct lh_thread *o = lh_threads_first(); o; o = o->next)
+		lh_stats_flush(o);
+	lh_threads_unlock();
+
+	lh_buf_init(&t);
+	lh_buf_init(&j);
+	lh_report_begin();
+	lh_mutex_lock(&stats_mu);
+	for (int pass = 0; pass < 2; pass++) {
+		struct lstats **tab = pass ? class_tab : locks_tab;
+
+		for (size_t b = 0; b < NBUCKETS; b++) {
+			for (struct lstats *e = tab[b]; e; e = e->next) {
+				if (!e->acq && !e->contended)
+					continue;
+				if (lh_report_logging())
+					json_entry(&j, e);
+				if (!e->contended || (pass && e->locks < 2))
+					continue;
+				nwaited++;
+				for (int k = 0; k < 5; k++) {
+					if (!worst[k] || e->wait_ns > worst[k]->wait_ns) {
+						memmove(&worst[k + 1], &worst[k],
+							(size_t)(4 - k) * sizeof(worst[0]));
+						worst[k] = e;
+						break;
+					}
+				}
+			}
+		}
+	}
+	/* The table is for contention worth a look: the worst lock waited for
+	 * at least STATS_TABLE_MIN_NS in all. The log has everything. */
+	if (at_exit && nwaited && worst[0]->wait_ns >= STATS_TABLE_MIN_NS) {
+		lh_buf_puts(&t, "lockhound: contention: ");
+		lh_buf_put_u64(&t, (uint64_t)nwaited);
+		lh_buf_puts(&t, nwaited == 1 ? " lock was" : " locks were");
+		lh_buf_puts(&t, " waited for (pid ");
+		lh_buf_put_u64(&t, (uint64_t)getpid());
+		lh_buf_puts(&t, "); worst first:\n  lock                          taken  waited  "
+				"   total wait      max wait\n");
+		for (int k = 0; k < 5 && worst[k]; k++) {
+			struct lstats *e = worst[k];
+			struct lh_buf d;
+			const char *name = lh_report_label(&e->who);
+
+			lh_buf_puts(&t, "  ");
+			lh_buf_puts(&t, name);
+			if (e->is_class)
+				lh_buf_puts(&t, " (class)");
+			lh_buf_put_pad(&t, 26, strlen(name) + (e->is_class ? 8 : 0));
+			text_number(&t, e->acq, 9);
+			text_number(&t, e->contended, 8);
+			lh_buf_init(&d);
+			text_duration(&d, e->wait_ns);
+			text_column(&t, d.oom ? "?" : d.p, 15);
+			lh_buf_reset(&d);
+			text_duration(&d, e->wait_max);
+			text_column(&t, d.oom ? "?" : d.p, 14);
+			lh_buf_release(&d);
+			lh_buf_putc(&t, '\n');
+		}
+		lh_buf_puts(&t, "  (lockhound stats LOG for every lock and the call sites)\n");
+	}
+	lh_mutex_unlock(&stats_mu);
+	lh_report_emit(&t, &j);
+	lh_report_end();
+	lh_buf_release(&t);
+	lh_buf_release(&j);
+}
+
+void
+lh_stats_atfork_prepare(void)
+{
+	lh_mutex_lock(&stats_mu);
+}
+
+void
+lh_stats_atfork_parent(void)
+{
+	lh_mutex_unlock(&stats_mu);
+}
+
+/* The child starts its own statistics. */
+void
+lh_stats_atfork_child(void)
+{
+	lh_mutex_reset(&stats_mu);
+	memset(locks_tab, 0, sizeof(locks_tab));
+	memset(class_tab, 0, sizeof(class_tab));
+}
