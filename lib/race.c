@@ -6,15 +6,16 @@
  * Every instrumented access costs one relaxed load of a small watchpoint
  * table and a per-thread countdown. When the countdown runs out (1 access in
  * race_sample on average, randomized), the access sets a watchpoint on its
- * bytes and spins for race_delay microseconds; one such window in 16 also
- * sleeps once, so that a thread waiting for a CPU gets to run even where
- * every core is busy. Another thread's access that overlaps those bytes,
- * where one of the two writes, claims the watchpoint: both accesses were
- * under way at the same moment, a data race seen in the act. A value that
- * changed during the wait without a claim was written by code that has no
- * hooks (or by the kernel). Neither thread can have synchronized with the
- * other in between, so no happens-before relation is needed and none can be
- * missed.
+ * bytes and spins for race_delay microseconds; one such window in 16, and
+ * every window of a thread preempted since its last one, also sleeps once,
+ * so that a thread waiting for a CPU gets to run even where every core is
+ * busy. Another thread's access that overlaps those bytes, where one of the
+ * two writes, claims the watchpoint: both accesses were under way at the
+ * same moment, a data race seen in the act. A value that changed during the
+ * wait without a claim (even after REWATCH more waits) was written by code
+ * that has no hooks (or by the kernel). Neither thread can have
+ * synchronized with the other in between, so no happens-before relation is
+ * needed and none can be missed.
  *
  * The __tsan_atomic* hooks are the program's atomic operations: performed
  * here with the orders asked for; they check watchpoints (a plain access
