@@ -1,6 +1,7 @@
 /*
- * A hung service: the main thread takes the cache lock and then sleeps (a
- * stuck call); eight named workers queue behind it. kill -USR1 or
+ * A hung service: the main thread takes the cache lock and then waits for a
+ * reply that does not come (a stuck call); eight named workers queue behind
+ * it. kill -USR1 or
  * lockhound dump shows who holds what and who waits, and the service goes on
  * afterwards: once main lets go, every worker finishes.
  *
@@ -11,10 +12,26 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
+#include <time.h>
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t reply_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t reply = PTHREAD_COND_INITIALIZER;
 static int served;
+
+/* A call that never gets its reply: it gives up after `seconds`. */
+static void
+call_backend(int seconds)
+{
+	struct timespec deadline;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += seconds;
+	pthread_mutex_lock(&reply_lock);
+	while (pthread_cond_timedwait(&reply, &reply_lock, &deadline) == 0)
+		;
+	pthread_mutex_unlock(&reply_lock);
+}
 
 static void *
 worker(void *arg)
@@ -38,7 +55,7 @@ main(int argc, char **argv)
 	pthread_mutex_lock(&cache_lock);
 	for (long i = 0; i < 8; i++)
 		pthread_create(&t[i], NULL, worker, (void *)i);
-	sleep((unsigned)seconds); /* stuck, holding cache_lock */
+	call_backend(seconds); /* stuck, holding cache_lock */
 	pthread_mutex_unlock(&cache_lock);
 	for (int i = 0; i < 8; i++)
 		pthread_join(t[i], NULL);

@@ -1,7 +1,7 @@
 /*
  * libFuzzer target: lockhound logs (lockhound-report(5)) through the real
  * subcommands. Each input is written to a file and read by explain (text,
- * JSON, SARIF), replay and graph, exactly as `lockhound CMD FILE` would
+ * JSON, SARIF), replay, graph and stats, exactly as `lockhound CMD FILE` would
  * (without reading binaries: --no-symbolize). Any crash, hang, leak or
  * sanitizer report is a bug; exit statuses 0, 1 and 2 are all fine.
  * Build and run: fuzz/run.sh (or `make fuzz`).
@@ -87,6 +87,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	run(cmd_explain, "--format=json", NULL);
 	run(cmd_replay, NULL, NULL);
 	run(cmd_graph, NULL, NULL);
+	run(cmd_stats, NULL, NULL);
+	run(cmd_stats, "--format=json", "--sort=acquisitions");
+	run(cmd_stats, "--format=csv", "--top=2");
 	unlink(path);
 	return 0;
 }

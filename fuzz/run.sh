@@ -7,7 +7,7 @@
 #                                                    0: run the seeds once)
 #   make fuzz FUZZ_SECONDS=300
 #
-# Targets: log (lockhound logs through explain, replay and graph), json (the
+# Targets: log (lockhound logs through explain, replay, graph and stats), json (the
 # JSON parser), suppress (suppression files). Seeds: fuzz/corpus/TARGET
 # (real logs of the e2e programs) and fuzz/regressions/TARGET (inputs that
 # once crashed or hung: the test suite replays them through the real CLI,
@@ -35,7 +35,9 @@ flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefine
 runtime="$top/lib/suppress.c $top/lib/arena.c $top/lib/sync.c $top/lib/buf.c"
 cli="$top/tools/json.c $top/tools/logread.c $top/tools/symbolize.c $top/tools/finding.c \
 $top/tools/explain.c $top/tools/kind-inversion.c $top/tools/kind-misuse.c $top/tools/sarif.c \
-$top/tools/ordergraph.c $top/tools/replay.c $top/tools/shim.c"
+$top/tools/ordergraph.c $top/tools/replay.c $top/tools/shim.c \
+$top/tools/contention.c $top/tools/kind-deadlock.c $top/tools/kind-acquire-timeout.c \
+$top/tools/kind-contention.c $top/tools/stats.c"
 
 for t in $targets; do
 	case $t in

@@ -29,6 +29,21 @@ static _Atomic int held_warned;
 /* A thread that must not be tracked (out of memory): every call passes. */
 static struct lh_thread untracked = {.busy = 1};
 
+/* lh_fast_self() when the thread has no state yet (makes it, not busy) or
+ * is busy (NULL: pass through). */
+struct lh_thread *
+lh_fast_self_slow(void)
+{
+	struct lh_thread *t = lh_self;
+
+	if (t)
+		return NULL; /* busy */
+	t = lh_enter_slow();
+	if (t)
+		t->busy = 0;
+	return t;
+}
+
 /* lh_enter() for a thread without state yet: makes it, or NULL. */
 struct lh_thread *
 lh_enter_slow(void)
@@ -145,6 +160,7 @@ lh_validate(struct lh_thread *t, struct lh_held *a)
 	struct lh_gnode *gto;
 	char tname[16] = "";
 	int nf = -1, err = errno;
+	LH_BUSY_BEGIN(t);
 
 	if (lh_chainset_contains(a->chain))
 		goto cached;
@@ -193,17 +209,21 @@ unlock:
 	lh_graph_unlock();
 cached:
 	t->chain_cache[a->chain & (LH_CHAIN_CACHE - 1)] = a->chain;
+	LH_BUSY_END(t);
 	errno = err;
 }
 
 /* A lock the table does not know yet (first use of a static initializer, or
  * locked before we were loaded). NULL when out of memory. */
 struct lh_lock *
-lh_lock_slow(const void *addr, enum lh_lock_type type)
+lh_lock_slow(struct lh_thread *t, const void *addr, enum lh_lock_type type)
 {
 	int err = errno;
-	struct lh_lock *lk = lh_locktab_get(addr, type, lh_lock_kind_of(addr, type), 0, false);
+	struct lh_lock *lk;
+	LH_BUSY_BEGIN(t);
 
+	lk = lh_locktab_get(addr, type, lh_lock_kind_of(addr, type), 0, false);
+	LH_BUSY_END(t);
 	errno = err;
 	return lk;
 }
@@ -220,6 +240,88 @@ lh_held_grow_slow(struct lh_thread *t)
 					   "it are not tracked");
 	errno = err;
 	return ok;
+}
+
+/*
+ * The real call took the lock at once (a first try that succeeded): record
+ * the hold, and check its order unless it was a trylock; returns 0, so that
+ * a wrapper can end with `return lh_took(...)`. Checking after the
+ * acquisition is as good as before it here: the thread did not wait, so
+ * this call cannot have deadlocked.
+ *
+ * The common case (the lock known, no re-entry, room on the held stack, the
+ * chain known to this thread, its statistics slot in place) makes no call:
+ * everything else ends in a tail call to a complete general path, which
+ * starts over (nothing is committed before the last store). So neither
+ * this function nor the wrappers need to save a register.
+ */
+int
+lh_took(const void *addr, uintptr_t pc, uintptr_t cfa, unsigned htm)
+{
+	struct lh_thread *t = lh_self;
+	struct lh_stat_slot *st;
+	struct lh_held *h;
+	struct lh_lock *lk;
+	uint64_t chain = 0;
+	uint32_t n;
+
+	if (LH_UNLIKELY(!t) || LH_UNLIKELY(t->busy))
+		goto slow;
+	lk = lh_locktab_find(addr);
+	if (LH_UNLIKELY(!lk))
+		goto slow;
+	n = t->nheld;
+	if (LH_UNLIKELY(n == t->held_cap))
+		goto slow;
+	for (uint32_t i = n; i-- > 0;)
+		if (LH_UNLIKELY(t->held[i].lock == lk))
+			goto slow;
+	if (n != 0) {
+		chain = lh_chain_mix(lh_chain_at(t, n - 1), lk->id, htm & 15);
+		if ((htm >> 8) != LH_TRY && LH_UNLIKELY(!lh_chain_cached(t, chain)))
+			goto slow;
+	}
+	st = &t->stats[lh_stat_index(lk, pc)];
+	if (LH_UNLIKELY(lh_opt.stats != LH_STATS_ON) || LH_UNLIKELY(st->lock != lk) ||
+	    LH_UNLIKELY(st->site != pc) || LH_UNLIKELY(st->id != lk->id))
+		goto slow;
+	st->acq++;
+	h = &t->held[n];
+	h->lock = lk;
+	h->id = lk->id;
+	h->addr = (uintptr_t)addr;
+	h->chain = chain;
+	h->pc = pc;
+	h->cfa = cfa;
+	/* stack 0, count 1; since_ms, mode, how: two stores */
+	h->stack = 0;
+	h->count = 1;
+	h->since_ms = atomic_load_explicit(&lh_tick_ms, memory_order_relaxed);
+	h->mode = (uint8_t)(htm & 15);
+	h->how = (uint8_t)(htm >> 8);
+	t->nheld = n + 1;
+	return 0;
+slow:
+	return lh_took_slow(addr, pc, cfa, htm);
+}
+
+/* lh_took() for everything but the common case: the general path. */
+int
+lh_took_slow(const void *addr, uintptr_t pc, uintptr_t cfa, unsigned htm)
+{
+	struct lh_thread *t = lh_fast_self();
+	enum lh_how how = (enum lh_how)(htm >> 8);
+	int slot;
+
+	if (!t)
+		return 0;
+	/* The lock is taken: its order is checked as a blocking one would be,
+	 * unless it was a trylock (a timed lock's order counts once taken). */
+	slot = lh_before_lock(t, addr, (enum lh_lock_type)(htm >> 4 & 15),
+			      (enum lh_mode)(htm & 15), how == LH_TIMED ? LH_BLOCKING : how, pc,
+			      cfa);
+	lh_after_lock(t, slot, addr);
+	return 0;
 }
 
 /* lh_after_lock() beyond committing a plain hold: a re-entry, a timed lock
@@ -276,7 +378,7 @@ lh_unlock_slow(struct lh_thread *t, const void *addr, uint32_t n, enum lh_lock_t
 		/* Out of order: the entries above move down and get new keys. */
 		for (uint32_t k = i; k + 1 < n; k++) {
 			t->held[k] = t->held[k + 1];
-			t->held[k].chain = lh_chain_mix(k ? t->held[k - 1].chain : 0,
+			t->held[k].chain = lh_chain_mix(k ? lh_chain_at(t, k - 1) : 0,
 							t->held[k].id, t->held[k].mode);
 		}
 		t->nheld = n - 1;

@@ -14,7 +14,7 @@
 #include "lockhound-private.h"
 
 struct lh_thread *lh_enter_slow(void);
-struct lh_lock *lh_lock_slow(const void *addr, enum lh_lock_type type);
+struct lh_lock *lh_lock_slow(struct lh_thread *t, const void *addr, enum lh_lock_type type);
 bool lh_held_grow_slow(struct lh_thread *t);
 void lh_validate(struct lh_thread *t, struct lh_held *h);
 void lh_after_slow(struct lh_thread *t, int slot, const void *addr);
@@ -25,6 +25,8 @@ void lh_unlock_slow(struct lh_thread *t, const void *addr, uint32_t n,
  * Marks the calling thread busy and returns its state, or NULL if its lock
  * calls must pass straight through: re-entry from the runtime itself (or a
  * signal handler that interrupted it), start-up, or an untracked thread.
+ * For the slow paths (init, destroy, annotations); the acquisition and
+ * release fast paths use lh_fast_self() and mark nothing.
  */
 static inline struct lh_thread *
 lh_enter(void)
@@ -46,10 +48,47 @@ lh_leave(struct lh_thread *t)
 	t->busy = 0;
 }
 
+struct lh_thread *lh_fast_self_slow(void);
+
+/*
+ * The calling thread's state for an acquisition or a release, without
+ * marking it busy: the fast path calls nothing that locks, and every
+ * out-of-line function that takes a runtime mutex marks the thread busy
+ * itself (LH_BUSY_BEGIN), so that a signal handler's lock call passes
+ * through. NULL: pass through.
+ */
+static inline struct lh_thread *
+lh_fast_self(void)
+{
+	struct lh_thread *t = lh_self;
+
+	if (LH_LIKELY(t != NULL) && LH_LIKELY(!t->busy))
+		return t;
+	return lh_fast_self_slow();
+}
+
+#define LH_BUSY_BEGIN(t)                                                                 \
+	int lh_busy_saved_ = (t)->busy;                                                  \
+	(t)->busy = 1
+#define LH_BUSY_END(t) ((t)->busy = lh_busy_saved_)
+
 static inline bool
 lh_chain_cached(const struct lh_thread *t, uint64_t chain)
 {
 	return t->chain_cache[chain & (LH_CHAIN_CACHE - 1)] == chain;
+}
+
+/* The chain key of held[i]. Only the outermost lock's is made lazily, when
+ * a second lock needs it (a lone lock has no order to check); every other
+ * entry gets its key when it is pushed or moved. */
+static inline uint64_t
+lh_chain_at(struct lh_thread *t, uint32_t i)
+{
+	struct lh_held *h = &t->held[i];
+
+	if (LH_UNLIKELY(h->chain == 0))
+		h->chain = lh_chain_mix(0, h->id, h->mode);
+	return h->chain;
 }
 
 /*
@@ -68,7 +107,7 @@ lh_before_lock(struct lh_thread *t, const void *addr, enum lh_lock_type type,
 	uint32_t n = t->nheld;
 	struct lh_held *h;
 
-	if (LH_UNLIKELY(!lk) && !(lk = lh_lock_slow(addr, type)))
+	if (LH_UNLIKELY(!lk) && !(lk = lh_lock_slow(t, addr, type)))
 		return LH_SLOT_NONE;
 	if (LH_UNLIKELY(n == t->held_cap) && !lh_held_grow_slow(t))
 		return LH_SLOT_NONE;
@@ -79,7 +118,6 @@ lh_before_lock(struct lh_thread *t, const void *addr, enum lh_lock_type type,
 	h->lock = lk;
 	h->id = lk->id;
 	h->addr = (uintptr_t)addr;
-	h->chain = lh_chain_mix(n ? t->held[n - 1].chain : 0, lk->id, mode);
 	h->pc = pc;
 	h->cfa = cfa;
 	h->stack = 0;
@@ -87,10 +125,21 @@ lh_before_lock(struct lh_thread *t, const void *addr, enum lh_lock_type type,
 	h->how = (uint8_t)how;
 	h->count = 1;
 	h->since_ms = atomic_load_explicit(&lh_tick_ms, memory_order_relaxed);
-	if (n != 0 && how == LH_BLOCKING && LH_UNLIKELY(!lh_chain_cached(t, h->chain)))
+	if (n == 0) {
+		h->chain = 0; /* made when a second lock needs it (lh_chain_at) */
+		return 0;
+	}
+	h->chain = lh_chain_mix(lh_chain_at(t, n - 1), lk->id, mode);
+	if (how == LH_BLOCKING && LH_UNLIKELY(!lh_chain_cached(t, h->chain)))
 		lh_validate(t, h);
 	return (int)n;
 }
+
+int lh_took(const void *addr, uintptr_t pc, uintptr_t cfa, unsigned how_type_mode);
+int lh_took_slow(const void *addr, uintptr_t pc, uintptr_t cfa, unsigned how_type_mode);
+
+/* lh_took()'s last argument: how, type and mode in one word. */
+#define LH_TOOK(how, type, mode) ((unsigned)(how) << 8 | (unsigned)(type) << 4 | (unsigned)(mode))
 
 /* After a successful acquisition: the filled slot joins the held stack. */
 static inline __attribute__((always_inline)) void

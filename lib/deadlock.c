@@ -28,26 +28,28 @@
 
 #include "acquire.h"
 
-#define MAX_CHAIN 64
-#define MAX_OWNERS 64
+#define MAX_CHAIN LH_WAITCHAIN_MAX
+#define MAX_OWNERS LH_OWNERS_MAX
 
-struct link {
-	struct lh_thread *t; /* waits for addr ... */
-	uintptr_t addr;
-	uint64_t since; /* ... since then (its wait stamp) */
-};
-
-struct finding {
-	struct link chain[MAX_CHAIN];
-	int n;
-	struct lh_thread *dead; /* the chain ends at a lock this exited thread holds */
-};
+/* A chain of waits is a struct lh_waitchain (lockhound-private.h). */
 
 static bool
 waits_for_lock(const struct lh_thread *t)
 {
 	return atomic_load_explicit(&t->wait_kind, memory_order_relaxed) == LH_WAIT_LOCK &&
 	       atomic_load_explicit(&t->wait_addr, memory_order_seq_cst) != 0;
+}
+
+/* The lock another thread waits for, read once (it may stop waiting at any
+ * moment and clear its record); 0 if it waits for none. */
+static uintptr_t
+lock_awaited(const struct lh_thread *t)
+{
+	uintptr_t addr = atomic_load_explicit(&t->wait_addr, memory_order_seq_cst);
+
+	if (atomic_load_explicit(&t->wait_kind, memory_order_relaxed) != LH_WAIT_LOCK)
+		return 0;
+	return addr;
 }
 
 static const struct lh_held *
@@ -72,8 +74,12 @@ static int
 owners(const struct lh_thread *w, uintptr_t addr, struct lh_thread **out)
 {
 	enum lh_lock_type type = (enum lh_lock_type)w->wait_type;
-	pid_t tid = lh_lock_owner((void *)addr, type);
+	pid_t tid;
 	int n = 0;
+
+	if (!addr)
+		return 0;
+	tid = lh_lock_owner((void *)addr, type);
 
 	if (tid > 0 && (type == LH_TYPE_MUTEX || type == LH_TYPE_MTX || type == LH_TYPE_RWLOCK)) {
 		struct lh_thread *o = lh_thread_find(tid);
@@ -95,7 +101,7 @@ owners(const struct lh_thread *w, uintptr_t addr, struct lh_thread **out)
 }
 
 static bool
-in_chain(const struct finding *f, const struct lh_thread *t)
+in_chain(const struct lh_waitchain *f, const struct lh_thread *t)
 {
 	for (int i = 0; i < f->n; i++)
 		if (f->chain[i].t == t)
@@ -106,9 +112,9 @@ in_chain(const struct finding *f, const struct lh_thread *t)
 /* Depth-first along waits, from f->chain[f->n - 1]. True when the chain
  * closes on f->chain[0] or ends at an exited holder. */
 static bool
-follow(struct finding *f)
+follow(struct lh_waitchain *f)
 {
-	struct link *last = &f->chain[f->n - 1];
+	struct lh_waitlink *last = &f->chain[f->n - 1];
 	struct lh_thread *o[MAX_OWNERS];
 	int no = owners(last->t, last->addr, o);
 
@@ -121,9 +127,11 @@ follow(struct finding *f)
 		}
 	}
 	for (int i = 0; i < no && f->n < MAX_CHAIN; i++) {
-		if (in_chain(f, o[i]) || !waits_for_lock(o[i]))
+		uintptr_t addr;
+
+		if (in_chain(f, o[i]) || !(addr = lock_awaited(o[i])))
 			continue;
-		f->chain[f->n++] = (struct link){o[i], o[i]->wait_addr, o[i]->wait_since_ns};
+		f->chain[f->n++] = (struct lh_waitlink){o[i], addr, o[i]->wait_since_ns};
 		if (follow(f))
 			return true;
 		f->n--;
@@ -134,10 +142,10 @@ follow(struct finding *f)
 /* The second collection: every member still in the same wait, each owned
  * by the next. */
 static bool
-confirmed(const struct finding *f)
+confirmed(const struct lh_waitchain *f)
 {
 	for (int i = 0; i < f->n; i++) {
-		const struct link *l = &f->chain[i];
+		const struct lh_waitlink *l = &f->chain[i];
 		struct lh_thread *o[MAX_OWNERS], *next;
 		int no;
 		bool ok = false;
@@ -155,7 +163,70 @@ confirmed(const struct finding *f)
 	return true;
 }
 
+/*
+ * The threads that hold the lock at addr, as w (waiting for it) sees it:
+ * see owners(). out has room for LH_OWNERS_MAX. Caller holds the registry.
+ */
+int
+lh_lock_owners(const struct lh_thread *w, uintptr_t addr, struct lh_thread **out)
+{
+	return owners(w, addr, out);
+}
+
+/*
+ * Every deadlock among the threads right now (for a dump): each thread that
+ * waits for a lock and is not in a chain found already starts a search, and
+ * what it finds is collected twice (confirmed) like lh_deadlock_check's.
+ * Stores at most max chains in out; returns how many. Marks nothing as
+ * reported. Caller holds the registry.
+ */
+int
+lh_deadlock_find_all(struct lh_waitchain *out, int max)
+{
+	int n = 0;
+
+	for (struct lh_thread *t = lh_threads_first(); t && n < max; t = t->next) {
+		struct lh_waitchain *f = &out[n];
+		uintptr_t addr;
+		bool seen = false;
+
+		if (t->dead || !(addr = lock_awaited(t)))
+			continue;
+		for (int i = 0; i < n && !seen; i++)
+			seen = in_chain(&out[i], t);
+		if (seen)
+			continue;
+		memset(f, 0, sizeof(*f));
+		f->chain[0] = (struct lh_waitlink){t, addr, t->wait_since_ns};
+		f->n = 1;
+		if (follow(f) && confirmed(f))
+			n++;
+	}
+	return n;
+}
+
 /* ---- reports ------------------------------------------------------------- */
+
+/* ,"FIELD":[frames] where h was taken, and ,"FIELD_partial":true when only
+ * the caller of its lock call is known. */
+static void
+json_held_stack(struct lh_buf *j, const char *field, const struct lh_held *h)
+{
+	lh_stack_id id = h->stack ? h->stack : lh_stack_intern(&h->pc, 1, LH_STACK_PARTIAL);
+	unsigned flags = 0;
+	int n;
+
+	lh_buf_puts(j, ",\"");
+	lh_buf_puts(j, field);
+	lh_buf_puts(j, "\":");
+	lh_json_stack(j, id);
+	lh_stack_get(id, &n, &flags);
+	if (flags & LH_STACK_PARTIAL) {
+		lh_buf_puts(j, ",\"");
+		lh_buf_puts(j, field);
+		lh_buf_puts(j, "_partial\":true");
+	}
+}
 
 static void
 json_held(struct lh_buf *j, struct lh_thread *t, uint32_t now_ms)
@@ -178,8 +249,7 @@ json_held(struct lh_buf *j, struct lh_thread *t, uint32_t now_ms)
 			lh_buf_puts(j, ",\"held_ms\":");
 			lh_buf_put_u64(j, now_ms - h->since_ms);
 		}
-		lh_buf_puts(j, ",\"stack\":");
-		lh_json_stack(j, h->stack ? h->stack : lh_stack_intern(&h->pc, 1, LH_STACK_PARTIAL));
+		json_held_stack(j, "stack", h);
 		lh_buf_putc(j, '}');
 	}
 	lh_buf_putc(j, ']');
@@ -243,12 +313,12 @@ state_of(struct lh_thread *t)
 static struct lh_gnode *
 wait_node(uintptr_t addr)
 {
-	return lh_report_node(lh_locktab_find((void *)addr));
+	return addr ? lh_report_node(lh_locktab_find((void *)addr)) : NULL;
 }
 
 /* Writes the report; false if a suppression rule hides it. */
 static bool
-write_deadlock(struct finding *f)
+write_deadlock(struct lh_waitchain *f)
 {
 	struct lh_buf t, j;
 	struct lh_gnode *waited[MAX_CHAIN];
@@ -448,14 +518,14 @@ write_deadlock(struct finding *f)
 bool
 lh_deadlock_check(struct lh_thread *t)
 {
-	struct finding f;
+	struct lh_waitchain f;
 	bool report = false;
 
 	memset(&f, 0, sizeof(f));
 	lh_threads_lock();
 	if (!waits_for_lock(t))
 		goto out;
-	f.chain[0] = (struct link){t, t->wait_addr, t->wait_since_ns};
+	f.chain[0] = (struct lh_waitlink){t, t->wait_addr, t->wait_since_ns};
 	f.n = 1;
 	if (!follow(&f) || !confirmed(&f))
 		goto out;
@@ -504,8 +574,7 @@ lh_deadlock_timeout(struct lh_thread *t)
 	if (no > 0) {
 		h = held_entry(o[0], t->wait_addr);
 		lh_thread_name(o[0]->tid, oname, sizeof(oname));
-		if (waits_for_lock(o[0]))
-			og = wait_node(o[0]->wait_addr);
+		og = wait_node(lock_awaited(o[0]));
 	}
 	lh_thread_name(t->tid, name, sizeof(name));
 	{
@@ -604,9 +673,7 @@ lh_deadlock_timeout(struct lh_thread *t)
 				lh_buf_puts(&j, ",\"held_ms\":");
 				lh_buf_put_u64(&j, now_ms - h->since_ms);
 			}
-			lh_buf_puts(&j, ",\"held_stack\":");
-			lh_json_stack(&j, h->stack ? h->stack
-						   : lh_stack_intern(&h->pc, 1, LH_STACK_PARTIAL));
+			json_held_stack(&j, "held_stack", h);
 		}
 		if (atomic_load(&o[0]->wait_addr) && atomic_load(&o[0]->wait_stack)) {
 			lh_buf_puts(&j, ",\"stack\":");

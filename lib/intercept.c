@@ -24,6 +24,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <signal.h>
+#include <string.h>
 #include <threads.h>
 #include <time.h>
 
@@ -59,6 +61,8 @@ __asm__(".symver glibc_rwlock_trywrlock, __pthread_rwlock_trywrlock@GLIBC_2.2.5"
 __asm__(".symver glibc_rwlock_unlock, __pthread_rwlock_unlock@GLIBC_2.2.5");
 __asm__(".symver glibc_rwlock_init, __pthread_rwlock_init@GLIBC_2.2.5");
 __asm__(".symver glibc_rwlock_destroy, __pthread_rwlock_destroy@GLIBC_2.2.5");
+extern int glibc_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+__asm__(".symver glibc_sigaction, __sigaction@GLIBC_2.2.5");
 
 /* The rest, resolved at start-up (lh_intercept_init) or on first use. */
 static struct {
@@ -94,6 +98,8 @@ static struct {
 	int (*sem_clockwait)(sem_t *, clockid_t, const struct timespec *);
 	int (*sem_trywait)(sem_t *);
 	int (*barrier_wait)(pthread_barrier_t *);
+	lh_create_fn pthread_create;
+	sighandler_t (*signal)(int, sighandler_t);
 } real;
 
 static void *
@@ -147,14 +153,16 @@ resolve_all(void)
 	RESOLVE(sem_clockwait, "sem_clockwait", NULL);
 	RESOLVE(sem_trywait, "sem_trywait", NULL);
 	RESOLVE(barrier_wait, "pthread_barrier_wait", NULL);
+	RESOLVE(pthread_create, "pthread_create", NULL);
+	RESOLVE(signal, "signal", NULL);
 }
 
 /*
- * The real mutex and rwlock functions: glibc's, except when libtsan is in
- * the process (lh_tsan, found at start-up by race.c). libtsan interposes
- * the __pthread_* aliases too, with nothing behind some of them, and does
- * not see the others; then the real function is the next public
- * pthread_* after us: TSan's interceptor, or glibc's.
+ * The real mutex, rwlock and sigaction functions: glibc's, except when
+ * libtsan is in the process (lh_tsan, found at start-up by race.c).
+ * libtsan interposes the __pthread_* aliases too, with nothing behind some
+ * of them, and does not see the others; then the real function is the next
+ * public one after us: TSan's interceptor, or glibc's.
  */
 #define REAL_GLIBC(fn, name, params, args)                                               \
 	static int(*public_##fn) params;                                                 \
@@ -182,6 +190,8 @@ REAL_GLIBC(rwlock_unlock, "pthread_rwlock_unlock", (pthread_rwlock_t * rw), (rw)
 REAL_GLIBC(rwlock_init, "pthread_rwlock_init",
 	   (pthread_rwlock_t * rw, const pthread_rwlockattr_t *attr), (rw, attr))
 REAL_GLIBC(rwlock_destroy, "pthread_rwlock_destroy", (pthread_rwlock_t * rw), (rw))
+REAL_GLIBC(sigaction, "sigaction",
+	   (int sig, const struct sigaction *act, struct sigaction *old), (sig, act, old))
 
 /* As early as we can: a first lookup later could take the loader lock while
  * the caller holds a lock that a thread inside dlopen waits for. */
@@ -202,11 +212,8 @@ acquired(int rc)
 static inline void
 after(struct lh_thread *t, int slot, const void *lock, int rc)
 {
-	if (!acquired(rc))
-		return;
-	t->busy = 1;
-	lh_after_lock(t, slot, lock);
-	t->busy = 0;
+	if (LH_LIKELY(acquired(rc)))
+		lh_after_lock(t, slot, lock);
 }
 
 /* A contended acquisition: the thread waits for the lock. */
@@ -315,14 +322,13 @@ block_mtx(struct lh_thread *t, mtx_t *m)
  */
 #define WAITING(type, mode, how, lock, busy, trycall, call, waitcall)                    \
 	do {                                                                             \
-		struct lh_thread *t_ = lh_enter();                                       \
+		struct lh_thread *t_ = lh_fast_self();                                   \
 		int slot_, rc_;                                                          \
                                                                                          \
-		if (!t_)                                                                 \
+		if (LH_UNLIKELY(!t_))                                                    \
 			return call;                                                     \
 		slot_ = lh_before_lock(t_, (lock), (type), (mode), (how), RA(), CFA()); \
-		lh_leave(t_);                                                            \
-		if (slot_ != LH_SLOT_FAILS) {                                            \
+		if (LH_LIKELY(slot_ != LH_SLOT_FAILS)) {                                 \
 			rc_ = trycall;                                                   \
 			if (rc_ == (busy)) {                                             \
 				wait_begin(t_, (lock), (type), (mode), RA(), CFA());     \
@@ -336,36 +342,90 @@ block_mtx(struct lh_thread *t, mtx_t *m)
 		return rc_;                                                              \
 	} while (0)
 
-/* The body of a trylock: it never waits. */
+/* The body of a trylock: it never waits; if it takes the lock, the hold is
+ * recorded (lh_took, no order check). */
 #define TRYING(type, mode, lock, call)                                                   \
 	do {                                                                             \
-		struct lh_thread *t_ = lh_enter();                                       \
-		int slot_, rc_;                                                          \
+		int rc_ = call;                                                          \
                                                                                          \
-		if (!t_)                                                                 \
-			return call;                                                     \
-		slot_ = lh_before_lock(t_, (lock), (type), (mode), LH_TRY, RA(), CFA()); \
-		lh_leave(t_);                                                            \
-		rc_ = call;                                                              \
-		after(t_, slot_, (lock), rc_);                                           \
+		if (LH_LIKELY(rc_ == 0))                                                 \
+			return lh_took((lock), RA(), CFA(), LH_TOOK(LH_TRY, (type), (mode))); \
+		if (rc_ == EOWNERDEAD)                                                   \
+			lh_took((lock), RA(), CFA(), LH_TOOK(LH_TRY, (type), (mode)));   \
 		return rc_;                                                              \
 	} while (0)
 
-/* No busy marking: forgetting a held lock calls nothing that locks (the
- * slow path marks itself). A thread whose first call is an unlock gets its
- * state made here: that unlock is misuse. */
-#define RELEASE(type, lock, call)                                                        \
+/*
+ * The body of a blocking acquisition: try first; if that takes the lock,
+ * record the hold (lh_took checks its order); otherwise the contended path,
+ * out of line, checks the order before blocking, records the wait and
+ * blocks in slices. contended(lock, rc, pc, cfa) is per type. Both end in
+ * tail calls: the wrapper saves nothing.
+ */
+#define BLOCKING(type, mode, lock, trycall, contended)                                   \
+	do {                                                                             \
+		int rc_ = trycall;                                                       \
+                                                                                         \
+		if (LH_LIKELY(rc_ == 0))                                                 \
+			return lh_took((lock), RA(), CFA(),                              \
+				       LH_TOOK(LH_BLOCKING, (type), (mode)));            \
+		return contended((lock), rc_, RA(), CFA());                              \
+	} while (0)
+
+/*
+ * The contended path of a blocking acquisition whose first try answered rc:
+ * busyval (the lock is busy: check the order, record the wait, block with
+ * waitcall), EOWNERDEAD (a robust mutex, taken), or an error the blocking
+ * call would give too.
+ */
+#define CONTENDED(type, mode, lock, busyval, rc, call, waitcall)                         \
+	do {                                                                             \
+		struct lh_thread *t_;                                                    \
+		int slot_;                                                               \
+                                                                                         \
+		if ((rc) == EOWNERDEAD) {                                                \
+			lh_took((lock), pc, cfa, LH_TOOK(LH_BLOCKING, (type), (mode)));  \
+			return (rc);                                                     \
+		}                                                                        \
+		if ((rc) != (busyval))                                                   \
+			return (rc);                                                     \
+		if (!(t_ = lh_fast_self()))                                              \
+			return call;                                                     \
+		slot_ = lh_before_lock(t_, (lock), (type), (mode), LH_BLOCKING, pc, cfa); \
+		if (slot_ != LH_SLOT_FAILS) {                                            \
+			lh_wait_begin(t_, LH_WAIT_LOCK, (lock), (type), (mode), NULL, pc, cfa); \
+			(rc) = waitcall;                                                 \
+			lh_wait_end(t_);                                                 \
+		} else {                                                                 \
+			(rc) = call;                                                     \
+		}                                                                        \
+		after(t_, slot_, (lock), (rc));                                          \
+		return (rc);                                                             \
+	} while (0)
+
+/*
+ * The body of a release: the lock leaves the held stack before the real
+ * call. The common case (the thread known and not busy, the lock on top,
+ * held once, nobody waiting for it, no hold timing) is inline and ends in
+ * a tail call to glibc; everything else goes through release_slow().
+ */
+#define RELEASE(type, lk_, call)                                                             \
 	do {                                                                             \
 		struct lh_thread *t_ = lh_self;                                          \
+		struct lh_held *h_;                                                      \
+		uint32_t n_;                                                             \
                                                                                          \
-		if (LH_LIKELY(t_ != NULL)) {                                             \
-			if (LH_LIKELY(!t_->busy))                                        \
-				lh_on_unlock(t_, (lock), (type), RA(), CFA());           \
-		} else if ((t_ = lh_enter()) != NULL) {                                  \
-			t_->busy = 0;                                                    \
-			lh_on_unlock(t_, (lock), (type), RA(), CFA());                   \
+		if (LH_LIKELY(t_ != NULL) && LH_LIKELY(!t_->busy) &&                     \
+		    LH_LIKELY((n_ = t_->nheld) > 0) &&                                   \
+		    (h_ = &t_->held[n_ - 1], h_->addr == (uintptr_t)(lk_)) &&           \
+		    LH_LIKELY(h_->count == 1) &&                                         \
+		    LH_LIKELY(!atomic_load_explicit(&h_->lock->wait_hint,                \
+						     memory_order_relaxed)) &&          \
+		    LH_LIKELY(lh_opt.stats != LH_STATS_HOLD)) {                          \
+			t_->nheld = n_ - 1;                                              \
+			return call;                                                     \
 		}                                                                        \
-		return call;                                                             \
+		return release_slow((lk_), (type), RA(), CFA());                        \
 	} while (0)
 
 #define INIT(type, lock, call)                                                           \
@@ -400,13 +460,76 @@ block_mtx(struct lh_thread *t, mtx_t *m)
 		return rc_;                                                              \
 	} while (0)
 
+/* ---- contended paths, out of line ---------------------------------------- */
+
+static __attribute__((noinline)) int
+mutex_contended(pthread_mutex_t *m, int rc, uintptr_t pc, uintptr_t cfa)
+{
+	CONTENDED(LH_TYPE_MUTEX, LH_MODE_WRITE, m, EBUSY, rc, real_mutex_lock(m),
+		  block_mutex(t_, m));
+}
+
+static __attribute__((noinline)) int
+rdlock_contended(pthread_rwlock_t *rw, int rc, uintptr_t pc, uintptr_t cfa)
+{
+	CONTENDED(LH_TYPE_RWLOCK, LH_MODE_READ, rw, EBUSY, rc, real_rwlock_rdlock(rw),
+		  block_rwlock(t_, rw, LH_MODE_READ));
+}
+
+static __attribute__((noinline)) int
+wrlock_contended(pthread_rwlock_t *rw, int rc, uintptr_t pc, uintptr_t cfa)
+{
+	CONTENDED(LH_TYPE_RWLOCK, LH_MODE_WRITE, rw, EBUSY, rc, real_rwlock_wrlock(rw),
+		  block_rwlock(t_, rw, LH_MODE_WRITE));
+}
+
+/* (A pthread_spinlock_t is a volatile int: the runtime handles it as void *.) */
+static __attribute__((noinline)) int
+spin_contended(void *lock, int rc, uintptr_t pc, uintptr_t cfa)
+{
+	pthread_spinlock_t *s = lock;
+
+	CONTENDED(LH_TYPE_SPIN, LH_MODE_WRITE, lock, EBUSY, rc, real.spin_lock(s),
+		  block_spin(t_, s));
+}
+
+static __attribute__((noinline)) int
+mtx_contended(mtx_t *m, int rc, uintptr_t pc, uintptr_t cfa)
+{
+	CONTENDED(LH_TYPE_MTX, LH_MODE_WRITE, m, thrd_busy, rc, real.mtx_lock(m),
+		  block_mtx(t_, m));
+}
+
+/* The general path of every release: bookkeeping (out-of-order unlocks,
+ * re-entries, statistics, misuse), then the real call. A thread whose first
+ * call is an unlock gets its state made here: that unlock is misuse. */
+static __attribute__((noinline)) int
+release_slow(void *lock, enum lh_lock_type type, uintptr_t pc, uintptr_t cfa)
+{
+	struct lh_thread *t = lh_self;
+
+	if (t ? !t->busy : (t = lh_fast_self_slow()) != NULL)
+		lh_on_unlock(t, lock, type, pc, cfa);
+	switch (type) {
+	case LH_TYPE_MUTEX:
+		return real_mutex_unlock(lock);
+	case LH_TYPE_RWLOCK:
+		return real_rwlock_unlock(lock);
+	case LH_TYPE_SPIN:
+		RESOLVE(spin_unlock, "pthread_spin_unlock", NULL);
+		return real.spin_unlock(lock);
+	default:
+		RESOLVE(mtx_unlock, "mtx_unlock", NULL);
+		return real.mtx_unlock(lock);
+	}
+}
+
 /* ---- mutexes --------------------------------------------------------------- */
 
 LH_EXPORT int
 pthread_mutex_lock(pthread_mutex_t *m)
 {
-	WAITING(LH_TYPE_MUTEX, LH_MODE_WRITE, LH_BLOCKING, m, EBUSY, real_mutex_trylock(m),
-		real_mutex_lock(m), block_mutex(t_, m));
+	BLOCKING(LH_TYPE_MUTEX, LH_MODE_WRITE, m, real_mutex_trylock(m), mutex_contended);
 }
 
 LH_EXPORT int
@@ -454,15 +577,13 @@ pthread_mutex_destroy(pthread_mutex_t *m)
 LH_EXPORT int
 pthread_rwlock_rdlock(pthread_rwlock_t *rw)
 {
-	WAITING(LH_TYPE_RWLOCK, LH_MODE_READ, LH_BLOCKING, rw, EBUSY, real_rwlock_tryrdlock(rw),
-		real_rwlock_rdlock(rw), block_rwlock(t_, rw, LH_MODE_READ));
+	BLOCKING(LH_TYPE_RWLOCK, LH_MODE_READ, rw, real_rwlock_tryrdlock(rw), rdlock_contended);
 }
 
 LH_EXPORT int
 pthread_rwlock_wrlock(pthread_rwlock_t *rw)
 {
-	WAITING(LH_TYPE_RWLOCK, LH_MODE_WRITE, LH_BLOCKING, rw, EBUSY, real_rwlock_trywrlock(rw),
-		real_rwlock_wrlock(rw), block_rwlock(t_, rw, LH_MODE_WRITE));
+	BLOCKING(LH_TYPE_RWLOCK, LH_MODE_WRITE, rw, real_rwlock_trywrlock(rw), wrlock_contended);
 }
 
 LH_EXPORT int
@@ -534,8 +655,7 @@ pthread_spin_lock(pthread_spinlock_t *s)
 {
 	RESOLVE(spin_lock, "pthread_spin_lock", NULL);
 	RESOLVE(spin_trylock, "pthread_spin_trylock", NULL);
-	WAITING(LH_TYPE_SPIN, LH_MODE_WRITE, LH_BLOCKING, (void *)s, EBUSY, real.spin_trylock(s),
-		real.spin_lock(s), block_spin(t_, s));
+	BLOCKING(LH_TYPE_SPIN, LH_MODE_WRITE, (void *)s, real.spin_trylock(s), spin_contended);
 }
 
 LH_EXPORT int
@@ -573,8 +693,7 @@ mtx_lock(mtx_t *m)
 {
 	RESOLVE(mtx_lock, "mtx_lock", NULL);
 	RESOLVE(mtx_trylock, "mtx_trylock", NULL);
-	WAITING(LH_TYPE_MTX, LH_MODE_WRITE, LH_BLOCKING, m, thrd_busy, real.mtx_trylock(m),
-		real.mtx_lock(m), block_mtx(t_, m));
+	BLOCKING(LH_TYPE_MTX, LH_MODE_WRITE, m, real.mtx_trylock(m), mtx_contended);
 }
 
 LH_EXPORT int
@@ -841,4 +960,72 @@ lh_lock_name(const void *lock, const char *name)
 		lh_graph_unlock();
 	}
 	lh_leave(t);
+}
+
+/* lh_dump(): the calling thread dumps every thread (dump.c). */
+LH_EXPORT int
+lh_dump(void)
+{
+	struct lh_thread *t = lh_enter();
+	int err = errno, rc;
+
+	if (!t)
+		return lh_ready() ? -EBUSY : -ENOSYS;
+	rc = lh_dump_run(CFA());
+	lh_leave(t);
+	errno = err;
+	return rc;
+}
+
+/* ---- threads and signals, for thread dumps (dump.c) ---------------------- */
+
+/* The process is about to have a second thread: the dump thread starts
+ * first (unless dumps by signal are off). Nothing else changes. */
+LH_EXPORT int
+pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+	int err = errno;
+
+	RESOLVE(pthread_create, "pthread_create", NULL);
+	if (lh_ready())
+		lh_dump_start(real.pthread_create);
+	errno = err;
+	return real.pthread_create(th, attr, fn, arg);
+}
+
+/*
+ * sigaction() and signal() pass straight through, except for the runtime's
+ * real-time signal (the program's action is kept aside and chained to) and
+ * the dump signal (the program's handler wins and the runtime says so).
+ * They never start the runtime: a handler a library installs before the
+ * runtime's start-up is chained to.
+ */
+LH_EXPORT int
+sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	int rc;
+
+	if (lh_dump_sigaction(sig, act, old, &rc))
+		return rc;
+	return real_sigaction(sig, act, old);
+}
+
+LH_EXPORT sighandler_t
+signal(int sig, sighandler_t handler)
+{
+	struct sigaction act, old;
+	int rc;
+
+	RESOLVE(signal, "signal", NULL);
+	if (!lh_dump_owns(sig))
+		return real.signal(sig, handler);
+	/* glibc's signal(): BSD semantics. */
+	memset(&act, 0, sizeof(act));
+	act.sa_handler = handler;
+	sigemptyset(&act.sa_mask);
+	sigaddset(&act.sa_mask, sig);
+	act.sa_flags = SA_RESTART;
+	if (!lh_dump_sigaction(sig, &act, &old, &rc))
+		rc = real_sigaction(sig, &act, &old);
+	return rc < 0 ? SIG_ERR : old.sa_handler;
 }

@@ -10,11 +10,16 @@
 #ifndef LOCKHOUND_PRIVATE_H
 #define LOCKHOUND_PRIVATE_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+/* Everything declared below is internal: hidden, so that the runtime reaches
+ * its own data directly rather than through the GOT. */
+#pragma GCC visibility push(hidden)
 
 #define LH_EXPORT __attribute__((visibility("default")))
 #define LH_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -87,6 +92,7 @@ struct lh_options {
 	int timeout_ms;		    /* report acquisitions waiting this long; 0 off */
 	int stats;		    /* enum lh_stats_mode */
 	char suppressions[LH_PATH_MAX]; /* "" = none; suppress.c */
+	int dump_signal;		/* the thread-dump signal; 0: dumps by signal off */
 	int race_sample;	    /* race.c: 1 in N accesses watched; 0 = off */
 	int race_delay;		    /* race.c: how long a watch waits, in us */
 };
@@ -105,6 +111,8 @@ void lh_options_defaults(struct lh_options *o);
 int lh_options_parse(struct lh_options *o, const char *s, lh_warn_fn warn, void *arg);
 bool lh_option_known(const char *key);
 int lh_option_check(const char *key, const char *value, const char **why);
+int lh_signal_parse(const char *s, const char **why);
+const char *lh_signal_name(int sig, char *buf, size_t size);
 
 /* ---- locks ------------------------------------------------------------- */
 
@@ -170,7 +178,7 @@ struct lh_lock {
 
 #define LH_LOCKTAB_BUCKETS (1u << 16)
 
-extern _Atomic(struct lh_lock *) *lh_locktab_buckets;
+extern _Atomic(struct lh_lock *) lh_locktab_buckets[LH_LOCKTAB_BUCKETS];
 
 static inline size_t
 lh_locktab_bucket(uintptr_t addr)
@@ -188,8 +196,6 @@ lh_locktab_find(const void *addr)
 	struct lh_lock *lk;
 	int steps = 0;
 
-	if (LH_UNLIKELY(!lh_locktab_buckets))
-		return NULL;
 	lk = atomic_load_explicit(&lh_locktab_buckets[lh_locktab_bucket(a)],
 				  memory_order_acquire);
 	while (lk) {
@@ -203,7 +209,6 @@ lh_locktab_find(const void *addr)
 	return NULL;
 }
 
-void lh_locktab_init(void);
 struct lh_lock *lh_locktab_get(const void *addr, enum lh_lock_type type, int kind,
 			       uintptr_t init_pc, bool from_init);
 void lh_locktab_remove(struct lh_lock *lk);
@@ -251,6 +256,7 @@ struct lh_module {
 void lh_modules_init(void);
 int lh_modules_refresh(void);
 const struct lh_module *lh_module_find(uintptr_t addr);
+const struct lh_module *lh_module_find_try(uintptr_t addr);
 const struct lh_module *lh_module_at(int index);
 int lh_module_count(void);
 int lh_elf_build_id(const char *path, char *hex, size_t hexsz);
@@ -561,6 +567,27 @@ bool lh_deadlock_check(struct lh_thread *t);
 void lh_deadlock_timeout(struct lh_thread *t);
 void lh_deadlock_fork_check(struct lh_thread *t, uintptr_t cfa);
 
+#define LH_WAITCHAIN_MAX 64
+#define LH_OWNERS_MAX 64
+
+/* One member of a wait-for chain: t waits for the lock at addr since `since`. */
+struct lh_waitlink {
+	struct lh_thread *t;
+	uintptr_t addr;
+	uint64_t since; /* its wait stamp (wait_since_ns) */
+};
+
+/* A deadlock: each member waits for a lock the next one holds, the last
+ * for one the first holds; or, with dead set, for one an exited thread holds. */
+struct lh_waitchain {
+	struct lh_waitlink chain[LH_WAITCHAIN_MAX];
+	int n;
+	struct lh_thread *dead;
+};
+
+int lh_lock_owners(const struct lh_thread *w, uintptr_t addr, struct lh_thread **out);
+int lh_deadlock_find_all(struct lh_waitchain *out, int max);
+
 /* ---- stats.c: contention profiling -------------------------------------- */
 
 void lh_stat_miss(struct lh_thread *t, struct lh_stat_slot *s, struct lh_lock *lk, uint64_t id,
@@ -671,6 +698,34 @@ const struct lh_supp_rule *lh_supp_match(const struct lh_suppressions *s, const 
 					 void *arg);
 const char *lh_supp_type_name(int type);
 void lh_suppress_init(const char *path);
+/* ---- dump.c: thread dumps (dump_signal, lh_dump(), lockhound dump) ------ */
+
+/*
+ * The runtime's own real-time signal: SIGRTMAX - LH_DUMP_RTSIG_BELOW_MAX,
+ * always with the value LH_DUMP_MAGIC << 32 | cookie. A collector sends it to
+ * each thread with cookie 0 (rt_tgsigqueueinfo) to have it record its stack;
+ * `lockhound dump` sends it to the process (sigqueue) with a random cookie,
+ * and listens on the abstract unix socket LH_DUMP_SOCKET_PREFIX followed by
+ * the cookie in 8 hex digits. The stream: LH_DUMP_PROTOCOL, the text, a NUL,
+ * the thread-dump record, a NUL.
+ */
+#define LH_DUMP_RTSIG_BELOW_MAX 2
+#define LH_DUMP_MAGIC 0x6c68646dull /* "lhdm" */
+#define LH_DUMP_SOCKET_PREFIX "lockhound-dump-"
+#define LH_DUMP_PROTOCOL "lockhound-dump 1\n"
+
+typedef int (*lh_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+struct sigaction;
+
+void lh_dump_init(void);
+void lh_dump_start(lh_create_fn create);
+bool lh_dump_sigaction(int sig, const struct sigaction *act, struct sigaction *old,
+		       int *rc);
+bool lh_dump_owns(int sig);
+int lh_dump_run(uintptr_t self_cfa);
+void lh_dump_atfork_child(void);
+
+#pragma GCC visibility pop
 
 /* ---- race.c: data races on the -fsanitize=thread hooks ------------------ */
 

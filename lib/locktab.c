@@ -10,31 +10,18 @@
 #include "config.h"
 
 #include <string.h>
-#include <sys/mman.h>
 
 #include "lockhound-private.h"
 
 #define NODES_PER_SLAB 1024
 
-_Atomic(struct lh_lock *) *lh_locktab_buckets;
+/* In .bss: its pages are touched only as locks hash into them. */
+_Atomic(struct lh_lock *) lh_locktab_buckets[LH_LOCKTAB_BUCKETS];
 static lh_mutex_t table_mu = LH_MUTEX_INIT;
 static struct lh_lock *free_nodes;
 static _Atomic uint64_t next_id = 1;
 static size_t live;
 static _Atomic int oom_warned;
-
-void
-lh_locktab_init(void)
-{
-	void *p;
-
-	if (lh_locktab_buckets)
-		return;
-	p = mmap(NULL, LH_LOCKTAB_BUCKETS * sizeof(*lh_locktab_buckets),
-		 PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p != MAP_FAILED)
-		lh_locktab_buckets = p;
-}
 
 static struct lh_lock *
 node_alloc(void)
@@ -68,8 +55,6 @@ lh_locktab_get(const void *addr, enum lh_lock_type type, int kind, uintptr_t ini
 	struct lh_lock *lk;
 	size_t b;
 
-	if (!lh_locktab_buckets)
-		return NULL;
 	b = lh_locktab_bucket(a);
 	lh_mutex_lock(&table_mu);
 	for (lk = atomic_load_explicit(&lh_locktab_buckets[b], memory_order_relaxed); lk;

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "lockhound-private.h"
+#include "acquire.h"
 
 /* glibc 2.36's rwlock __readers bits (nptl/pthread_rwlock_common.c). */
 #define RWLOCK_WRLOCKED 2
@@ -80,6 +80,9 @@ relock_detail(enum lh_lock_type type, enum lh_mode held, enum lh_mode wanted)
 	       "forever";
 }
 
+static int reentry(uint32_t i, struct lh_held *h, struct lh_lock *lk,
+		   enum lh_lock_type type, enum lh_mode mode, uintptr_t cfa);
+
 /*
  * The thread takes held[i] again. Returns i when the re-entry is counted (a
  * recursive mutex, a reader-preferring read), LH_SLOT_FAILS when the real call
@@ -92,7 +95,18 @@ lh_misuse_reentry(struct lh_thread *t, uint32_t i, enum lh_lock_type type,
 {
 	struct lh_held *h = &t->held[i];
 	struct lh_lock *lk = h->lock;
+	int slot;
+	LH_BUSY_BEGIN(t);
 
+	slot = reentry(i, h, lk, type, mode, cfa);
+	LH_BUSY_END(t);
+	return slot;
+}
+
+static int
+reentry(uint32_t i, struct lh_held *h, struct lh_lock *lk, enum lh_lock_type type,
+	enum lh_mode mode, uintptr_t cfa)
+{
 	if ((type == LH_TYPE_MUTEX || type == LH_TYPE_MTX) && lk->kind == LH_KIND_RECURSIVE)
 		return (int)i;
 	if (type == LH_TYPE_MUTEX && lk->kind == LH_KIND_ERRORCHECK)

@@ -293,6 +293,23 @@ lh_module_find(uintptr_t addr)
 	return m;
 }
 
+/*
+ * The module containing addr if the module list is free right now, else
+ * NULL; never rereads the maps. async-signal-safe: for the dump signal's
+ * handler, which must not wait for a lock the thread it interrupted holds.
+ */
+const struct lh_module *
+lh_module_find_try(uintptr_t addr)
+{
+	const struct lh_module *m;
+
+	if (!lh_mutex_trylock(&modules_mu))
+		return NULL;
+	m = find_locked(addr);
+	lh_mutex_unlock(&modules_mu);
+	return m;
+}
+
 const struct lh_module *
 lh_module_at(int index)
 {

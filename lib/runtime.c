@@ -79,6 +79,7 @@ atfork_child(void)
 	lh_stats_atfork_child();
 	lh_report_reopen_after_fork();
 	lh_graph_atfork_child();
+	lh_dump_atfork_child();
 	lh_race_atfork_child();
 }
 
@@ -107,7 +108,6 @@ lh_init_slow(void)
 	env = lh_secure ? NULL : getenv("LOCKHOUND_OPTIONS");
 	if (env)
 		lh_options_parse(&lh_opt, env, warn_option, NULL);
-	lh_locktab_init();
 	lh_chainset_init();
 	lh_modules_init();
 	lh_stack_init();
@@ -115,6 +115,7 @@ lh_init_slow(void)
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	lh_report_init();
 	lh_suppress_init(lh_secure ? NULL : lh_opt.suppressions);
+	lh_dump_init();
 	lh_race_init();
 	atomic_store(&lh_state, 2);
 }

@@ -90,13 +90,14 @@ make(struct lstats **tab, uint64_t key)
 	return e;
 }
 
-/* The entry of a live lock (made if need be); caller holds stats_mu. */
+/* The entry of a live lock (made if need be); NULL if lk is no longer the
+ * lock id (destroyed: its node is free or reused). Caller holds stats_mu. */
 static struct lstats *
 entry_of(struct lh_lock *lk, uint64_t id)
 {
 	struct lstats *e = find(locks_tab, id);
 
-	if (e || lk->id != id)
+	if (e || lk->id != id || !atomic_load_explicit(&lk->addr, memory_order_relaxed))
 		return e;
 	if (!(e = make(locks_tab, id)))
 		return NULL;
@@ -148,10 +149,10 @@ add_slot(struct lh_stat_slot *s)
 	struct lstats *e = find(locks_tab, s->id);
 	struct site *st;
 
-	if (!e) /* the lock was destroyed meanwhile: its class takes it */
-		e = find(class_tab, s->cls);
-	if (!e && s->lock->id == s->id)
+	if (!e) /* the lock is alive (made if need be), else its class takes it */
 		e = entry_of(s->lock, s->id);
+	if (!e)
+		e = find(class_tab, s->cls);
 	if (!e)
 		return;
 	e->acq += s->acq;
@@ -171,11 +172,12 @@ void
 lh_stat_miss(struct lh_thread *t, struct lh_stat_slot *s, struct lh_lock *lk, uint64_t id,
 	     uintptr_t site)
 {
-	(void)t;
 	if (s->lock && s->acq + s->holds) {
+		LH_BUSY_BEGIN(t);
 		lh_mutex_lock(&stats_mu);
 		add_slot(s);
 		lh_mutex_unlock(&stats_mu);
+		LH_BUSY_END(t);
 	}
 	memset(s, 0, sizeof(*s));
 	s->lock = lk;
@@ -220,6 +222,7 @@ void
 lh_stat_released(struct lh_thread *t, struct lh_held *h, uintptr_t pc)
 {
 	struct lh_lock *lk = h->lock;
+	LH_BUSY_BEGIN(t);
 
 	if (atomic_load_explicit(&lk->wait_hint, memory_order_relaxed)) {
 		atomic_store_explicit(&lk->wait_hint, 0, memory_order_relaxed);
@@ -238,6 +241,7 @@ lh_stat_released(struct lh_thread *t, struct lh_held *h, uintptr_t pc)
 		if (held > s->hold_max)
 			s->hold_max = held;
 	}
+	LH_BUSY_END(t);
 }
 
 /* Hands in every slot of t (at thread exit, dumps and process exit). For
@@ -293,6 +297,15 @@ lh_stats_retire(struct lh_lock *lk)
 	struct lstats **pp, *e, *c;
 
 	lh_mutex_lock(&stats_mu);
+	/*
+	 * Its acquisitions may still sit in threads' slots, handed in later by
+	 * class (add_slot): a lock made by an init call gets its class entry
+	 * now, else they are lost. XXX: a lock first seen in use (its class is
+	 * its address) keeps them only if it has an entry already, so that
+	 * churned heap locks cannot grow the class table.
+	 */
+	if (lk->from_init && !find(locks_tab, lk->id))
+		entry_of(lk, lk->id);
 	for (pp = &locks_tab[bucket(lk->id)]; (e = *pp) != NULL; pp = &e->next) {
 		if (e->key != lk->id)
 			continue;

@@ -46,6 +46,7 @@ lh_mutex_lock(lh_mutex_t *mu)
 	}
 }
 
+/* async-signal-safe: one compare-and-swap. */
 bool
 lh_mutex_trylock(lh_mutex_t *mu)
 {
@@ -55,6 +56,7 @@ lh_mutex_trylock(lh_mutex_t *mu)
 						       memory_order_relaxed);
 }
 
+/* async-signal-safe: an exchange and maybe a futex wake. */
 void
 lh_mutex_unlock(lh_mutex_t *mu)
 {

@@ -111,8 +111,10 @@ lh_thread_grow_held(struct lh_thread *t)
 		t->retired[t->nretired].cap = t->held_cap;
 		t->nretired++;
 	}
-	t->held = h;
-	t->held_cap = (uint32_t)cap;
+	/* The new array before its capacity: a reader that loads the capacity
+	 * first (a dump) never reads an old array past its end. */
+	__atomic_store_n(&t->held, h, __ATOMIC_RELEASE);
+	__atomic_store_n(&t->held_cap, (uint32_t)cap, __ATOMIC_RELEASE);
 	return true;
 }
 
@@ -142,14 +144,16 @@ unlink_locked(struct lh_thread *t)
 	}
 }
 
-/* The thread is gone: forget it and recycle its block. */
+/* The thread is gone: forget it and recycle its block. Its held arrays are
+ * unmapped only once it is unlinked, under the registry, so that a reader
+ * holding the registry (a dump, the deadlock detector) never touches them. */
 void
 lh_thread_exit(struct lh_thread *t)
 {
 	lh_stats_flush(t);
-	free_held(t);
 	lh_mutex_lock(&registry_mu);
 	unlink_locked(t);
+	free_held(t);
 	t->next = free_list;
 	free_list = t;
 	lh_mutex_unlock(&registry_mu);
@@ -287,14 +291,21 @@ lh_threads_first(void)
 	return threads;
 }
 
-/* The registered thread with this tid, or NULL; caller holds the registry. */
+/* The registered thread with this tid, or NULL; caller holds the registry.
+ * A live thread wins over an exited one whose tid the kernel reused. */
 struct lh_thread *
 lh_thread_find(pid_t tid)
 {
-	for (struct lh_thread *t = threads; t; t = t->next)
-		if (t->tid == tid)
+	struct lh_thread *dead = NULL;
+
+	for (struct lh_thread *t = threads; t; t = t->next) {
+		if (t->tid != tid)
+			continue;
+		if (!t->dead)
 			return t;
-	return NULL;
+		dead = t;
+	}
+	return dead;
 }
 
 void

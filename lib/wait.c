@@ -64,9 +64,11 @@ lh_wait_end(struct lh_thread *t)
 	atomic_store_explicit(&t->wait_kind, LH_WAIT_NONE, memory_order_relaxed);
 	if (lock && lh_opt.stats != LH_STATS_OFF) {
 		struct lh_lock *lk = lh_locktab_find((void *)addr);
+		LH_BUSY_BEGIN(t);
 
 		if (lk)
 			lh_stat_wait(lk, lk->id, t->wait_pc, lh_now_ns() - t->wait_since_ns);
+		LH_BUSY_END(t);
 	}
 }
 

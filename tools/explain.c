@@ -25,14 +25,15 @@ const struct explain_kind explain_kinds[] = {
 	 explain_inversion, true, LEVEL_ERROR},
 	{"misuse", "A lock used against its rules (relock, unlock by a non-owner, ...)",
 	 explain_misuse, true, LEVEL_ERROR},
-	{"deadlock", "Threads deadlocked now: each waits for a lock another one holds", NULL,
-	 true, LEVEL_ERROR},
-	{"acquire-timeout", "A lock acquisition waited longer than timeout_ms", NULL, true,
-	 LEVEL_WARNING},
+	{"deadlock", "Threads deadlocked now: each waits for a lock another one holds",
+	 explain_deadlock, true, LEVEL_ERROR},
+	{"acquire-timeout", "A lock acquisition waited longer than timeout_ms",
+	 explain_acquire_timeout, true, LEVEL_WARNING},
 	{"data-race", "Two conflicting memory accesses without ordering", NULL, true,
 	 LEVEL_ERROR},
 	{"thread-dump", "Every thread with its stack and locks", NULL, false, LEVEL_NOTE},
-	{"contention", "Lock contention statistics", NULL, false, LEVEL_NOTE},
+	{"contention", "Lock contention statistics (a profile, not a finding)",
+	 explain_contention, false, LEVEL_NOTE},
 };
 const size_t explain_nkinds = sizeof(explain_kinds) / sizeof(explain_kinds[0]);
 

@@ -41,6 +41,12 @@ bool explain_misuse(struct logproc *p, const struct logrecord *r, struct finding
 		    char *why, size_t whysz);
 bool explain_generic(struct logproc *p, const struct logrecord *r, struct finding *f,
 		     char *why, size_t whysz);
+bool explain_deadlock(struct logproc *p, const struct logrecord *r, struct finding *f,
+		      char *why, size_t whysz);
+bool explain_acquire_timeout(struct logproc *p, const struct logrecord *r, struct finding *f,
+			     char *why, size_t whysz);
+bool explain_contention(struct logproc *p, const struct logrecord *r, struct finding *f,
+			char *why, size_t whysz);
 
 /* Shared by inversion handlers (explain and replay): one order of a cycle. */
 struct cycle_edge {

@@ -312,6 +312,19 @@ fframe_where(const struct fframe *fr, bool func)
 	return xasprintf("0x%" PRIx64, fr->pc);
 }
 
+static bool
+is_entry_point(const char *fn)
+{
+	static const char *const entries[] = {"start_thread", "__libc_start_call_main",
+					      "__libc_start_main", "_start", "clone",
+					      "clone3", "__clone3"};
+
+	for (size_t i = 0; i < sizeof(entries) / sizeof(entries[0]); i++)
+		if (strcmp(fn, entries[i]) == 0)
+			return true;
+	return false;
+}
+
 char *
 fstack_where(const struct fstack *s)
 {
@@ -326,8 +339,9 @@ fstack_where(const struct fstack *s)
 		caller = fr;
 		break;
 	}
-	/* The real function of the site's call (its last inlined frame). */
-	if (!caller || !caller->file)
+	/* The real function of the site's call (its last inlined frame). A
+	 * thread's or the process's entry in libc says nothing: left out. */
+	if (!caller || !caller->file || is_entry_point(caller->function))
 		return w;
 	c = fframe_where(caller, false);
 	r = xasprintf("%s (called from %s at %s)", w, caller->function, c);

@@ -134,7 +134,7 @@ explain_cycle(struct finding *f, const struct cycle_edge *e, size_t n, bool trun
 	{
 		char *to = name_of(&e[0], true);
 		char *w = fframe_where(taken_at[0], true);
-		char *order = NULL;
+		char *order = xstrdup0(""); /* never NULL, even for n == 0 (gcc -Werror) */
 
 		for (size_t i = 0; i < n; i++)
 			cat(&order, xasprintf("%s%s", i ? ", then " : "", names[(i + 1) % n]));

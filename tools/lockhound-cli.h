@@ -26,6 +26,8 @@ bool cli_wants_help(int argc, char **argv);
 
 int cmd_run(int argc, char **argv);
 void usage_run(void);
+int cmd_dump(int argc, char **argv);
+void usage_dump(void);
 
 /* Offline commands over logs (explain.c, replay.c, graph.c). */
 int cmd_explain(int argc, char **argv);
@@ -34,5 +36,9 @@ int cmd_replay(int argc, char **argv);
 void usage_replay(void);
 int cmd_graph(int argc, char **argv);
 void usage_graph(void);
+
+/* The contention profile of logs (stats.c). */
+int cmd_stats(int argc, char **argv);
+void usage_stats(void);
 
 #endif

@@ -20,6 +20,9 @@ static const struct cli_command commands[] = {
 	{"replay", "find lock-order cycles across the orders of many runs", cmd_replay,
 	 usage_replay},
 	{"graph", "print the lock-order graph of logs as Graphviz DOT", cmd_graph, usage_graph},
+	{"stats", "print the lock contention profile of logs, worst first", cmd_stats,
+	 usage_stats},
+	{"dump", "print the thread dump of a running process", cmd_dump, usage_dump},
 };
 
 /* Prints "lockhound: <what>: <why>" on stderr. */

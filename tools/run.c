@@ -30,7 +30,8 @@ usage_run(void)
 	       "  --timeout_ms=N    report an acquisition that has waited N ms\n"
 	       "  --stats=off|on|hold contention profiling (hold: also hold times)\n"
 	       "  --on_deadlock=report|abort\n"
-	       "                    abort (with a core) when a thread can never return\n\n"
+	       "                    abort (with a core) when a thread can never return\n"
+	       "  --dump_signal=SIG the thread-dump signal (default SIGUSR1; 0: none)\n\n"
 	       "Exits with PROG's status; 2 if PROG cannot be run or an option is bad.\n");
 }
 

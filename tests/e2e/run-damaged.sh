@@ -1,5 +1,5 @@
 #!/bin/sh
-# Damaged input to every offline subcommand: each answer is exit 0, 1 or 2
+# Damaged input to every offline subcommand (explain, replay, graph, stats): each answer is exit 0, 1 or 2
 # within seconds, never a crash or a hang; the named cases get their one
 # line "lockhound: FILE:LINE: why" and exit 2; a log cut short yields the
 # records before the cut. Also replays the fuzzers' corpus and regression
@@ -25,7 +25,7 @@ answers() {
 refused() {
 	expect_eq "$1: exit 2" 2 "$(run "$LOCKHOUND" explain "$2")"
 	check "$1: one line, '$3'" sh -c "[ \$(wc -l <'$TMP/err') -eq 1 ] && grep -q -- '$3' '$TMP/err'"
-	for cmd in replay graph; do
+	for cmd in replay graph stats; do
 		expect_eq "$1: $cmd exits 2" 2 "$(run "$LOCKHOUND" $cmd "$2")"
 	done
 }
@@ -79,7 +79,7 @@ off=1
 bad=0
 while [ "$off" -lt "$size" ]; do
 	head -c "$off" "$good" >"$D/c.log"
-	for cmd in explain replay graph; do
+	for cmd in explain replay graph stats; do
 		rc=$(run "$LOCKHOUND" $cmd --no-symbolize "$D/c.log")
 		case $rc in 0 | 1 | 2) ;; *) bad=$((bad + 1)); fail "cut at $off: $cmd exit $rc" ;; esac
 	done
@@ -91,7 +91,7 @@ expect_eq "cut at 40 places: every answer 0, 1 or 2" 0 "$bad"
 "$PYTHON3" "$top_srcdir/tests/e2e/damage.py" "$good" "$D/many" 240
 bad=0
 for f in "$D"/many/*.log; do
-	for cmd in explain replay graph; do
+	for cmd in explain replay graph stats; do
 		# Symbolize one in four: the reader and the handlers are what is tested.
 		case $f in *[0-9][0-9]0.log | *[0-9][0-9]4.log) sym= ;; *) sym=--no-symbolize ;; esac
 		rc=$(run "$LOCKHOUND" $cmd $sym "$f")
@@ -102,7 +102,7 @@ for f in "$D"/many/*.log; do
 		esac
 	done
 done
-expect_eq "240 damaged logs x 3 commands: every answer 0, 1 or 2" 0 "$bad"
+expect_eq "240 damaged logs x 4 commands: every answer 0, 1 or 2" 0 "$bad"
 expect_eq "explain --format=sarif of a damaged log" "$(run "$LOCKHOUND" explain --no-symbolize "$D/many/damaged-001.log")" \
 	"$(run "$LOCKHOUND" explain --no-symbolize --format=sarif "$D/many/damaged-001.log")"
 
@@ -110,7 +110,7 @@ expect_eq "explain --format=sarif of a damaged log" "$(run "$LOCKHOUND" explain 
 nf=0
 for f in "$top_srcdir"/fuzz/corpus/log/* "$top_srcdir"/fuzz/regressions/log/*; do
 	[ -f "$f" ] || continue
-	for cmd in explain replay graph; do
+	for cmd in explain replay graph stats; do
 		answers "fuzz input $(basename "$f"): $cmd" "$(run "$LOCKHOUND" $cmd --no-symbolize "$f")"
 	done
 	nf=$((nf + 1))

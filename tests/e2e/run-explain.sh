@@ -52,7 +52,7 @@ expect_eq "explain --no-symbolize still explains" 1 "$(st "$LOCKHOUND" explain -
 check "explain --no-symbolize: names from the log" grep -q "between lock_[ab] and lock_[ab]" "$TMP/out"
 
 # Other kinds, in records made from the real ones of this log: a misuse
-# (its own words), a deadlock record (the generic handler: its message and
+# (its own words), a data-race record (the generic handler: its message and
 # every stack in it), and a kind this lockhound does not know (a note).
 "$PYTHON3" - "$alog" >"$TMP/kinds.log" <<'PY'
 import json, sys
@@ -68,7 +68,7 @@ print(json.dumps({"kind": "misuse", "pid": pid, "tid": tid, "time": 1.5, "what":
                   "thread": {"tid": tid, "name": "abba"}, "addr": lock_a["addr"],
                   "lock": lock_a["id"], "stack": stacks[order["stack_id"]],
                   "held_stack": stacks[order["held_stack_id"]]}))
-print(json.dumps({"kind": "deadlock", "pid": pid, "time": 1.6, "message": "2 threads are deadlocked",
+print(json.dumps({"kind": "data-race", "pid": pid, "time": 1.6, "message": "2 threads race",
                   "locks": [lock_a["id"]], "threads": [{"tid": tid, "stack": stacks[order["stack_id"]]}]}))
 print(json.dumps({"kind": "from-the-future", "pid": pid, "time": 1.7}))
 PY
@@ -79,13 +79,13 @@ case "$words" in
 *"took lock_a again at abba.c:18 in take_a_then_b"*"while already holding it (taken at abba.c:17)"*) pass "misuse: told with both sites" ;;
 *) fail "misuse: not told with both sites" ;;
 esac
-check "generic kind: its message" grep -q "^lockhound: deadlock: 2 threads are deadlocked$" "$TMP/out"
+check "generic kind: its message" grep -q "^lockhound: data-race: 2 threads race$" "$TMP/out"
 check "generic kind: its stack, symbolized" grep -q "^  threads\[0\].stack:$" "$TMP/out"
 check "three findings" grep -q "^3 findings.$" "$TMP/out"
 check "an unknown kind is a note" grep -q "note: records of kind \"from-the-future\" are unknown to this lockhound and skipped" "$TMP/err"
 expect_eq "sarif of three kinds" 1 "$(st "$LOCKHOUND" explain --format=sarif "$TMP/kinds.log")"
 check "sarif of three kinds: required fields" "$PYTHON3" "$top_srcdir/tests/e2e/sarif-check.py" "$TMP/out" 3
-expect_eq "sarif: one rule per kind, misuse by what" "deadlock lock-order-inversion misuse/relock" \
+expect_eq "sarif: one rule per kind, misuse by what" "data-race lock-order-inversion misuse/relock" \
 	"$("$PYTHON3" -c 'import json,sys; print(" ".join(sorted(r["id"] for r in json.load(open(sys.argv[1]))["runs"][0]["tool"]["driver"]["rules"])))' "$TMP/out")"
 
 # A clean run: nothing found, exit 0.

@@ -57,6 +57,17 @@ START_TEST(test_chainset_membership)
 }
 END_TEST
 
+START_TEST(test_chainset_grows_and_keeps_every_key)
+{
+	lh_chainset_init();
+	for (uint64_t k = 1; k <= 300000; k++)
+		lh_chainset_insert(k * 0x9e3779b97f4a7c15ull);
+	for (uint64_t k = 1; k <= 300000; k++)
+		ck_assert(lh_chainset_contains(k * 0x9e3779b97f4a7c15ull));
+	ck_assert(!lh_chainset_contains(300001 * 0x9e3779b97f4a7c15ull));
+}
+END_TEST
+
 static Suite *
 chain_suite(void)
 {
@@ -66,6 +77,7 @@ chain_suite(void)
 	tcase_add_test(tc, test_chainset_membership);
 	tcase_add_test(tc, test_chain_keys_depend_on_order_and_mode);
 	tcase_add_test(tc, test_chain_keys_rarely_collide);
+	tcase_add_test(tc, test_chainset_grows_and_keeps_every_key);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -8,12 +8,6 @@
 
 static char objects[20000];
 
-static void
-setup(void)
-{
-	lh_locktab_init();
-}
-
 START_TEST(test_locktab_get_makes_then_finds)
 {
 	struct lh_lock *a = lh_locktab_get(&objects[0], LH_TYPE_MUTEX, 1, 0x1234, true);
@@ -101,7 +95,6 @@ locktab_suite(void)
 	Suite *s = suite_create("locktab");
 	TCase *tc = tcase_create("core");
 
-	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_locktab_get_makes_then_finds);
 	tcase_add_test(tc, test_locktab_reuse_gives_new_identity);
 	tcase_add_test(tc, test_locktab_holds_many_locks);

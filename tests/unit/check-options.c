@@ -1,6 +1,7 @@
 /* Unit tests for lib/options.c: LOCKHOUND_OPTIONS parsing and validation. */
 #include "config.h"
 
+#include <signal.h>
 #include <string.h>
 
 #include "check-main.h"
@@ -108,6 +109,49 @@ START_TEST(test_options_check_for_cli)
 }
 END_TEST
 
+START_TEST(test_options_dump_signal_by_name_or_number)
+{
+	const char *why = NULL;
+	char name[32];
+
+	ck_assert_int_eq(o.dump_signal, SIGUSR1);
+	ck_assert_int_eq(lh_options_parse(&o, "dump_signal=SIGUSR2", warn, NULL), 0);
+	ck_assert_int_eq(o.dump_signal, SIGUSR2);
+	ck_assert_int_eq(lh_options_parse(&o, "dump_signal=0", warn, NULL), 0);
+	ck_assert_int_eq(o.dump_signal, 0);
+	ck_assert_int_eq(lh_signal_parse("USR1", &why), SIGUSR1);
+	ck_assert_int_eq(lh_signal_parse("10", &why), SIGUSR1);
+	ck_assert_int_eq(lh_signal_parse("SIGQUIT", &why), SIGQUIT);
+	ck_assert_int_eq(lh_signal_parse("SIGRTMIN", &why), SIGRTMIN);
+	ck_assert_int_eq(lh_signal_parse("SIGRTMIN+3", &why), SIGRTMIN + 3);
+	ck_assert_int_eq(lh_signal_parse("RTMAX-5", &why), SIGRTMAX - 5);
+	ck_assert_str_eq(lh_signal_name(SIGUSR2, name, sizeof(name)), "SIGUSR2");
+	ck_assert_str_eq(lh_signal_name(SIGRTMIN + 3, name, sizeof(name)), "SIGRTMIN+3");
+}
+END_TEST
+
+START_TEST(test_options_dump_signal_refuses_what_cannot_dump)
+{
+	static const char *const bad[] = {
+		"SIGKILL",    "9",	   "SIGSTOP", "SIGSEGV", "SIGBUS", "SIGABRT",
+		"33",	      "SIGRTMAX-2", "62",	 "65",	    "SIGRTMIN-1", "SIGRTMIN+",
+		"USR3",	      "",	   "1x",	 "-1",
+	};
+	const char *why;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why = NULL;
+		ck_assert_msg(lh_signal_parse(bad[i], &why) < 0, "%s accepted", bad[i]);
+		ck_assert_ptr_nonnull(why);
+	}
+	ck_assert_int_eq(lh_options_parse(&o, "dump_signal=SIGKILL", warn, NULL), 1);
+	ck_assert_str_eq(warned[0], "dump_signal");
+	ck_assert_int_eq(o.dump_signal, SIGUSR1);
+	ck_assert_int_lt(lh_option_check("dump_signal", "SIGSEGV", &why), 0);
+	ck_assert_int_eq(lh_option_check("dump_signal", "SIGUSR2", &why), 0);
+}
+END_TEST
+
 static Suite *
 options_suite(void)
 {
@@ -123,6 +167,8 @@ options_suite(void)
 	tcase_add_test(tc, test_options_reject_missing_value);
 	tcase_add_test(tc, test_options_reject_overlong_values);
 	tcase_add_test(tc, test_options_check_for_cli);
+	tcase_add_test(tc, test_options_dump_signal_by_name_or_number);
+	tcase_add_test(tc, test_options_dump_signal_refuses_what_cannot_dump);
 	suite_add_tcase(s, tc);
 	return s;
 }
