@@ -37,7 +37,8 @@ cli="$top/tools/json.c $top/tools/logread.c $top/tools/symbolize.c $top/tools/fi
 $top/tools/explain.c $top/tools/kind-inversion.c $top/tools/kind-misuse.c $top/tools/sarif.c \
 $top/tools/ordergraph.c $top/tools/replay.c $top/tools/shim.c \
 $top/tools/contention.c $top/tools/kind-deadlock.c $top/tools/kind-acquire-timeout.c \
-$top/tools/kind-contention.c $top/tools/stats.c"
+$top/tools/kind-contention.c $top/tools/stats.c \
+$top/tools/kind-attach.c"
 
 for t in $targets; do
 	case $t in

@@ -359,8 +359,8 @@ block_mtx(struct lh_thread *t, mtx_t *m)
  * The body of a blocking acquisition: try first; if that takes the lock,
  * record the hold (lh_took checks its order); otherwise the contended path,
  * out of line, checks the order before blocking, records the wait and
- * blocks in slices. contended(lock, rc, pc, cfa) is per type. Both end in
- * tail calls: the wrapper saves nothing.
+ * blocks in slices. contended(lock, rc, pc, cfa) is per type. The common
+ * case ends in a tail call: the wrapper saves one register.
  */
 #define BLOCKING(type, mode, lock, trycall, contended)                                   \
 	do {                                                                             \
@@ -369,7 +369,11 @@ block_mtx(struct lh_thread *t, mtx_t *m)
 		if (LH_LIKELY(rc_ == 0))                                                 \
 			return lh_took((lock), RA(), CFA(),                              \
 				       LH_TOOK(LH_BLOCKING, (type), (mode)));            \
-		return contended((lock), rc_, RA(), CFA());                              \
+		rc_ = contended((lock), rc_, RA(), CFA());                               \
+		/* Not a tail call: a waiting thread's stack (dumps, deadlocks)        \
+		 * then shows the call the program made, pthread_mutex_lock. */        \
+		__asm__ volatile("" ::: "memory");                                       \
+		return rc_;                                                              \
 	} while (0)
 
 /*

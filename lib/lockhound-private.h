@@ -242,6 +242,23 @@ void lh_stack_atfork_prepare(void);
 void lh_stack_atfork_parent(void);
 void lh_stack_atfork_child(void);
 
+/*
+ * The depot's layout, which `lockhound attach` also reads from another
+ * process (tools/attach-runtime.c, behind a build-id check): stack.c's
+ * static `dir` holds LH_DEPOT_DIR_SIZE pointers to leaves of
+ * 1 << LH_DEPOT_LEAF_BITS pointers to records; id i is
+ * dir[i >> LEAF_BITS][i & (LEAF_SIZE - 1)].
+ */
+struct lh_stack_rec {
+	uint64_t hash;
+	uint32_t n;
+	uint32_t flags; /* LH_STACK_* */
+	uintptr_t pcs[];
+};
+
+#define LH_DEPOT_LEAF_BITS 12
+#define LH_DEPOT_DIR_SIZE 4096 /* up to 16M stacks */
+
 /* ---- modules.c: the process's modules, from /proc/self/maps ----------- */
 
 struct lh_module {

@@ -92,19 +92,14 @@ lh_stack_set_self_range(uintptr_t lo, uintptr_t hi)
 
 /* ---- the depot --------------------------------------------------------- */
 
-struct stack_rec {
-	uint64_t hash;
-	uint32_t n;
-	uint32_t flags;
-	uintptr_t pcs[];
-};
-
-#define LEAF_BITS 12
+/* struct lh_stack_rec and the directory's shape are in lockhound-private.h:
+ * lockhound attach reads the depot of a process from outside. */
+#define LEAF_BITS LH_DEPOT_LEAF_BITS
 #define LEAF_SIZE (1u << LEAF_BITS)
-#define DIR_SIZE 4096 /* up to 16M stacks */
+#define DIR_SIZE LH_DEPOT_DIR_SIZE
 
 static lh_mutex_t depot_mu = LH_MUTEX_INIT;
-static _Atomic(struct stack_rec **) dir[DIR_SIZE];
+static _Atomic(struct lh_stack_rec **) dir[DIR_SIZE];
 static uint32_t nstacks = 1; /* id 0 is "none" */
 static uint32_t *index_tab;   /* open addressing: hash -> id */
 static size_t index_cap;
@@ -123,10 +118,10 @@ hash_pcs(const uintptr_t *pcs, int n, unsigned flags)
 	return h ? h : 1;
 }
 
-static struct stack_rec *
+static struct lh_stack_rec *
 rec_of(lh_stack_id id)
 {
-	struct stack_rec **leaf;
+	struct lh_stack_rec **leaf;
 
 	if (id == 0 || id >= (uint64_t)DIR_SIZE * LEAF_SIZE)
 		return NULL;
@@ -169,7 +164,7 @@ lh_stack_id
 lh_stack_intern(const uintptr_t *pcs, int n, unsigned flags)
 {
 	uint64_t h = hash_pcs(pcs, n, flags);
-	struct stack_rec *r, **leaf;
+	struct lh_stack_rec *r, **leaf;
 	lh_stack_id id = 0;
 	size_t j;
 
@@ -217,7 +212,7 @@ out:
 const uintptr_t *
 lh_stack_get(lh_stack_id id, int *n, unsigned *flags)
 {
-	struct stack_rec *r = rec_of(id);
+	struct lh_stack_rec *r = rec_of(id);
 
 	if (!r) {
 		*n = 0;

@@ -34,6 +34,8 @@ const struct explain_kind explain_kinds[] = {
 	{"thread-dump", "Every thread with its stack and locks", NULL, false, LEVEL_NOTE},
 	{"contention", "Lock contention statistics (a profile, not a finding)",
 	 explain_contention, false, LEVEL_NOTE},
+	{"attach-dump", "Every thread of a process as lockhound attach saw it",
+	 explain_attach_dump, false, LEVEL_NOTE},
 };
 const size_t explain_nkinds = sizeof(explain_kinds) / sizeof(explain_kinds[0]);
 

@@ -143,7 +143,7 @@ explain_cycle(struct finding *f, const struct cycle_edge *e, size_t n, bool trun
 			"changing %s, which takes %s while holding %s. Or make the paths "
 			"exclusive by holding one common lock around them, or take the inner lock "
 			"with a trylock and back off when it fails.",
-			order, w, to, names[0]);
+			order ? order : "", w, to, names[0]);
 		free(order);
 		free(to);
 		free(w);

@@ -40,5 +40,8 @@ void usage_graph(void);
 /* The contention profile of logs (stats.c). */
 int cmd_stats(int argc, char **argv);
 void usage_stats(void);
+/* lockhound attach PID (attach.c). */
+int cmd_attach(int argc, char **argv);
+void usage_attach(void);
 
 #endif

@@ -23,6 +23,8 @@ static const struct cli_command commands[] = {
 	{"stats", "print the lock contention profile of logs, worst first", cmd_stats,
 	 usage_stats},
 	{"dump", "print the thread dump of a running process", cmd_dump, usage_dump},
+	{"attach", "diagnose a running process: stacks, locks, owners, deadlocks", cmd_attach,
+	 usage_attach},
 };
 
 /* Prints "lockhound: <what>: <why>" on stderr. */

@@ -704,7 +704,8 @@ load_vars(struct smod *m)
 	m->vars_loaded = true;
 	while ((cu = dwfl_module_nextcu(m->mod, cu, &bias)) != NULL)
 		walk_vars(m, &cap, cu, 0);
-	qsort(m->vars, m->nvars, sizeof(*m->vars), var_cmp);
+	if (m->nvars) /* a module without DWARF has none, and vars is NULL */
+		qsort(m->vars, m->nvars, sizeof(*m->vars), var_cmp);
 }
 
 static const struct var *
@@ -820,6 +821,34 @@ member_path(Dwarf_Die *t, uint64_t off, char *buf, size_t sz)
 		append(buf, sz, "+0x%" PRIx64, off);
 }
 
+/* Our record of mod; a live module gets one on first use. */
+static struct smod *
+module_record(struct symbolizer *s, Dwfl_Module *mod, const char *path)
+{
+	void **ud;
+	struct smod *m;
+
+	dwfl_module_info(mod, &ud, NULL, NULL, NULL, NULL, NULL, NULL);
+	m = ud ? *ud : NULL;
+	if (!m) {
+		struct smod **n;
+
+		m = calloc(1, sizeof(*m));
+		n = m ? realloc(s->mods, (s->nmods + 1) * sizeof(*n)) : NULL;
+		if (!n) {
+			free(m);
+			return NULL;
+		}
+		s->mods = n;
+		s->mods[s->nmods++] = m;
+		m->path = strdup(path ? path : "");
+		m->build_id = strdup("");
+		m->mod = mod;
+		*ud = m;
+	}
+	return m;
+}
+
 void
 sym_data(struct symbolizer *s, uint64_t addr, struct sym_data *out)
 {
@@ -828,7 +857,6 @@ sym_data(struct symbolizer *s, uint64_t addr, struct sym_data *out)
 	GElf_Off off = 0;
 	GElf_Sym sym;
 	Dwarf_Addr bias = 0;
-	void **ud;
 
 	memset(out, 0, sizeof(*out));
 	mod = find_module(s, addr, &failed);
@@ -840,27 +868,7 @@ sym_data(struct symbolizer *s, uint64_t addr, struct sym_data *out)
 	out->module = module_path(mod);
 	out->symbol = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
 	out->symbol_offset = off;
-	dwfl_module_info(mod, &ud, NULL, NULL, NULL, NULL, NULL, NULL);
-	m = ud ? *ud : NULL;
-	if (!m) {
-		/* A live module: give it our record on first use. */
-		m = calloc(1, sizeof(*m));
-		if (m) {
-			struct smod **n = realloc(s->mods, (s->nmods + 1) * sizeof(*n));
-
-			if (!n) {
-				free(m);
-				m = NULL;
-			} else {
-				s->mods = n;
-				s->mods[s->nmods++] = m;
-				m->path = strdup(out->module ? out->module : "");
-				m->build_id = strdup("");
-				m->mod = mod;
-				*ud = m;
-			}
-		}
-	}
+	m = module_record(s, mod, out->module);
 	if (m && !m->vars_loaded)
 		load_vars(m);
 	if (m && dwfl_module_getdwarf(mod, &bias)) {
@@ -897,4 +905,139 @@ struct Dwfl *
 sym_dwfl(struct symbolizer *s)
 {
 	return s->dwfl;
+}
+
+/* ---- every static lock ------------------------------------------------- */
+
+struct lock_walk {
+	void (*fn)(void *arg, uint64_t addr, enum sym_lock_kind kind);
+	void *arg;
+	size_t found, max;
+};
+
+/* Reports the locks inside a value of type t at addr. */
+static void
+walk_locks(Dwarf_Die *t, uint64_t addr, int depth, struct lock_walk *w)
+{
+	Dwarf_Die type = *t, child;
+
+	for (int hops = 0; hops < 32 && depth < 16 && w->found < w->max; hops++) {
+		int tag = dwarf_tag(&type);
+
+		if (tag == DW_TAG_typedef) {
+			const char *n = die_name(&type);
+
+			if (n && (strcmp(n, "pthread_mutex_t") == 0 || strcmp(n, "mtx_t") == 0)) {
+				w->found++;
+				if (w->fn)
+					w->fn(w->arg, addr, SYM_LOCK_MUTEX);
+				return;
+			}
+			if (n && strcmp(n, "pthread_rwlock_t") == 0) {
+				w->found++;
+				if (w->fn)
+					w->fn(w->arg, addr, SYM_LOCK_RWLOCK);
+				return;
+			}
+		}
+		if (tag == DW_TAG_typedef || tag == DW_TAG_const_type ||
+		    tag == DW_TAG_volatile_type || tag == DW_TAG_atomic_type) {
+			if (!type_of(&type, &type))
+				return;
+			continue;
+		}
+		if (tag == DW_TAG_structure_type || tag == DW_TAG_class_type) {
+			if (dwarf_child(&type, &child) != 0)
+				return;
+			do {
+				Dwarf_Attribute a;
+				Dwarf_Word mo;
+				Dwarf_Die mt;
+
+				if (dwarf_tag(&child) == DW_TAG_member &&
+				    dwarf_attr(&child, DW_AT_data_member_location, &a) &&
+				    dwarf_formudata(&a, &mo) == 0 && type_of(&child, &mt))
+					walk_locks(&mt, addr + mo, depth + 1, w);
+			} while (w->found < w->max && dwarf_siblingof(&child, &child) == 0);
+			return;
+		}
+		if (tag == DW_TAG_array_type) {
+			Dwarf_Die et;
+			Dwarf_Word esize, total;
+			struct lock_walk probe = {NULL, NULL, 0, 1};
+
+			if (!type_of(&type, &et) || dwarf_aggregate_size(&et, &esize) != 0 ||
+			    esize == 0 || dwarf_aggregate_size(&type, &total) != 0)
+				return;
+			/* An array of things without locks costs one look. */
+			walk_locks(&et, addr, depth + 1, &probe);
+			if (!probe.found)
+				return;
+			for (Dwarf_Word k = 0; k < total / esize && k < 65536 && w->found < w->max;
+			     k++)
+				walk_locks(&et, addr + k * esize, depth + 1, w);
+			return;
+		}
+		return; /* unions, pointers, base types */
+	}
+}
+
+struct mod_list {
+	Dwfl_Module **v;
+	size_t n, cap;
+};
+
+static int
+list_module(Dwfl_Module *mod, void **ud, const char *name, Dwarf_Addr start, void *arg)
+{
+	struct mod_list *l = arg;
+
+	(void)ud;
+	(void)name;
+	(void)start;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 32;
+		Dwfl_Module **n = realloc(l->v, cap * sizeof(*n));
+
+		if (!n)
+			return DWARF_CB_ABORT;
+		l->v = n;
+		l->cap = cap;
+	}
+	l->v[l->n++] = mod;
+	return DWARF_CB_OK;
+}
+
+size_t
+sym_static_locks(struct symbolizer *s, bool (*skip)(const char *path),
+		 void (*fn)(void *arg, uint64_t addr, enum sym_lock_kind kind), void *arg,
+		 size_t max)
+{
+	struct mod_list l = {0};
+	struct lock_walk w = {fn, arg, 0, max};
+
+	dwfl_getmodules(s->dwfl, list_module, &l, 0);
+	for (size_t i = 0; i < l.n && w.found < max; i++) {
+		const char *path = module_path(l.v[i]);
+		struct smod *m;
+		Dwarf_Addr bias;
+		Dwarf *dw;
+
+		if (!path || (skip && skip(path)))
+			continue;
+		m = module_record(s, l.v[i], path);
+		if (!m)
+			continue;
+		if (!m->vars_loaded)
+			load_vars(m);
+		dw = dwfl_module_getdwarf(l.v[i], &bias);
+		for (size_t k = 0; dw && k < m->nvars && w.found < max; k++) {
+			Dwarf_Die die, type;
+
+			if (dwarf_offdie(dw, m->vars[k].die, &die) && type_of(&die, &type))
+				walk_locks(&type, m->vars[k].addr + bias, 0, &w);
+		}
+	}
+	free(l.v);
+	return w.found;
 }

@@ -120,6 +120,21 @@ size_t sym_problems(struct symbolizer *s, const char *const **out);
 struct Dwfl;
 struct Dwfl *sym_dwfl(struct symbolizer *s);
 
+/*
+ * Every pthread_mutex_t (C11 mtx_t too) and pthread_rwlock_t stored in a
+ * variable, inside arrays and structures as well: fn is called with its
+ * address (at most max times). Modules for which skip(path) is true are
+ * not read. `lockhound attach` reads their owner fields, so that a static
+ * lock shows as held even when nobody waits for it. The first call for a
+ * module walks its DWARF, as sym_data's first lookup does. Returns how many
+ * were found.
+ */
+enum sym_lock_kind { SYM_LOCK_MUTEX, SYM_LOCK_RWLOCK };
+
+size_t sym_static_locks(struct symbolizer *s, bool (*skip)(const char *path),
+			void (*fn)(void *arg, uint64_t addr, enum sym_lock_kind kind), void *arg,
+			size_t max);
+
 /* A short text for a status ("build-id mismatch", ...). */
 const char *sym_status_text(enum sym_status st);
 

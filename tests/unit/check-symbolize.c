@@ -217,6 +217,76 @@ START_TEST(test_symbolize_a_live_process)
 }
 END_TEST
 
+static pthread_rwlock_t table_lock = PTHREAD_RWLOCK_INITIALIZER;
+static struct {
+	int n;
+	pthread_mutex_t m[2];
+	pthread_rwlock_t rw;
+} nested[3];
+static long no_locks[100000]; /* an array without locks costs one look */
+
+struct found {
+	uintptr_t addr[64];
+	int kind[64];
+	int n;
+};
+
+static void
+found_lock(void *arg, uint64_t addr, enum sym_lock_kind kind)
+{
+	struct found *f = arg;
+
+	if (f->n < 64) {
+		f->addr[f->n] = (uintptr_t)addr;
+		f->kind[f->n++] = kind;
+	}
+}
+
+static int
+kind_at(const struct found *f, const void *p)
+{
+	for (int i = 0; i < f->n; i++)
+		if (f->addr[i] == (uintptr_t)p)
+			return f->kind[i];
+	return -1;
+}
+
+static bool
+skip_libs(const char *path)
+{
+	return strstr(path, "check-symbolize") == NULL;
+}
+
+START_TEST(test_symbolize_lists_every_static_lock)
+{
+	char err[128];
+	struct symbolizer *s = sym_open_pid(getpid(), err, sizeof(err));
+	struct found f = {.n = 0};
+	size_t n;
+
+	ck_assert_msg(s != NULL, "%s", err);
+	no_locks[1] = 1;
+	n = sym_static_locks(s, skip_libs, found_lock, &f, 64);
+	ck_assert_int_eq(n, (size_t)f.n);
+	ck_assert_int_eq(kind_at(&f, &accounts_lock), SYM_LOCK_MUTEX);
+	ck_assert_int_eq(kind_at(&f, &bob.lock), SYM_LOCK_MUTEX);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(kind_at(&f, &locks[i]), SYM_LOCK_MUTEX);
+	ck_assert_int_eq(kind_at(&f, &table_lock), SYM_LOCK_RWLOCK);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(kind_at(&f, &nested[i].m[0]), SYM_LOCK_MUTEX);
+		ck_assert_int_eq(kind_at(&f, &nested[i].m[1]), SYM_LOCK_MUTEX);
+		ck_assert_int_eq(kind_at(&f, &nested[i].rw), SYM_LOCK_RWLOCK);
+	}
+	ck_assert_int_eq(kind_at(&f, &nested[0].n), -1);
+	ck_assert_int_eq(f.n, 7 + 9); /* nothing else in this program */
+	/* At most max. */
+	f.n = 0;
+	ck_assert_int_eq(sym_static_locks(s, skip_libs, found_lock, &f, 3), 3);
+	sym_free(s);
+}
+END_TEST
+
 static Suite *
 symbolize_suite(void)
 {
@@ -227,6 +297,7 @@ symbolize_suite(void)
 	tcase_add_test(offline, test_symbolize_names_static_locks);
 	tcase_add_test(offline, test_symbolize_checks_build_ids);
 	tcase_add_test(live, test_symbolize_a_live_process);
+	tcase_add_test(live, test_symbolize_lists_every_static_lock);
 	tcase_set_timeout(offline, 60);
 	tcase_set_timeout(live, 60);
 	suite_add_tcase(s, offline);
