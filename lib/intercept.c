@@ -36,32 +36,33 @@
 #define RA() ((uintptr_t)__builtin_return_address(0))
 #define CFA() ((uintptr_t)__builtin_dwarf_cfa())
 
-extern int real_mutex_lock(pthread_mutex_t *m);
-extern int real_mutex_trylock(pthread_mutex_t *m);
-extern int real_mutex_unlock(pthread_mutex_t *m);
-extern int real_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr);
-extern int real_mutex_destroy(pthread_mutex_t *m);
-extern int real_rwlock_rdlock(pthread_rwlock_t *rw);
-extern int real_rwlock_wrlock(pthread_rwlock_t *rw);
-extern int real_rwlock_tryrdlock(pthread_rwlock_t *rw);
-extern int real_rwlock_trywrlock(pthread_rwlock_t *rw);
-extern int real_rwlock_unlock(pthread_rwlock_t *rw);
-extern int real_rwlock_init(pthread_rwlock_t *rw, const pthread_rwlockattr_t *attr);
-extern int real_rwlock_destroy(pthread_rwlock_t *rw);
-__asm__(".symver real_mutex_lock, __pthread_mutex_lock@GLIBC_2.2.5");
-__asm__(".symver real_mutex_trylock, __pthread_mutex_trylock@GLIBC_2.2.5");
-__asm__(".symver real_mutex_unlock, __pthread_mutex_unlock@GLIBC_2.2.5");
-__asm__(".symver real_mutex_init, __pthread_mutex_init@GLIBC_2.2.5");
-__asm__(".symver real_mutex_destroy, __pthread_mutex_destroy@GLIBC_2.2.5");
-__asm__(".symver real_rwlock_rdlock, __pthread_rwlock_rdlock@GLIBC_2.2.5");
-__asm__(".symver real_rwlock_wrlock, __pthread_rwlock_wrlock@GLIBC_2.2.5");
-__asm__(".symver real_rwlock_tryrdlock, __pthread_rwlock_tryrdlock@GLIBC_2.2.5");
-__asm__(".symver real_rwlock_trywrlock, __pthread_rwlock_trywrlock@GLIBC_2.2.5");
-__asm__(".symver real_rwlock_unlock, __pthread_rwlock_unlock@GLIBC_2.2.5");
-__asm__(".symver real_rwlock_init, __pthread_rwlock_init@GLIBC_2.2.5");
-__asm__(".symver real_rwlock_destroy, __pthread_rwlock_destroy@GLIBC_2.2.5");
-extern int real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
-__asm__(".symver real_sigaction, __sigaction@GLIBC_2.2.5");
+/* glibc's own; called through real_*() below. */
+extern int glibc_mutex_lock(pthread_mutex_t *m);
+extern int glibc_mutex_trylock(pthread_mutex_t *m);
+extern int glibc_mutex_unlock(pthread_mutex_t *m);
+extern int glibc_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr);
+extern int glibc_mutex_destroy(pthread_mutex_t *m);
+extern int glibc_rwlock_rdlock(pthread_rwlock_t *rw);
+extern int glibc_rwlock_wrlock(pthread_rwlock_t *rw);
+extern int glibc_rwlock_tryrdlock(pthread_rwlock_t *rw);
+extern int glibc_rwlock_trywrlock(pthread_rwlock_t *rw);
+extern int glibc_rwlock_unlock(pthread_rwlock_t *rw);
+extern int glibc_rwlock_init(pthread_rwlock_t *rw, const pthread_rwlockattr_t *attr);
+extern int glibc_rwlock_destroy(pthread_rwlock_t *rw);
+__asm__(".symver glibc_mutex_lock, __pthread_mutex_lock@GLIBC_2.2.5");
+__asm__(".symver glibc_mutex_trylock, __pthread_mutex_trylock@GLIBC_2.2.5");
+__asm__(".symver glibc_mutex_unlock, __pthread_mutex_unlock@GLIBC_2.2.5");
+__asm__(".symver glibc_mutex_init, __pthread_mutex_init@GLIBC_2.2.5");
+__asm__(".symver glibc_mutex_destroy, __pthread_mutex_destroy@GLIBC_2.2.5");
+__asm__(".symver glibc_rwlock_rdlock, __pthread_rwlock_rdlock@GLIBC_2.2.5");
+__asm__(".symver glibc_rwlock_wrlock, __pthread_rwlock_wrlock@GLIBC_2.2.5");
+__asm__(".symver glibc_rwlock_tryrdlock, __pthread_rwlock_tryrdlock@GLIBC_2.2.5");
+__asm__(".symver glibc_rwlock_trywrlock, __pthread_rwlock_trywrlock@GLIBC_2.2.5");
+__asm__(".symver glibc_rwlock_unlock, __pthread_rwlock_unlock@GLIBC_2.2.5");
+__asm__(".symver glibc_rwlock_init, __pthread_rwlock_init@GLIBC_2.2.5");
+__asm__(".symver glibc_rwlock_destroy, __pthread_rwlock_destroy@GLIBC_2.2.5");
+extern int glibc_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+__asm__(".symver glibc_sigaction, __sigaction@GLIBC_2.2.5");
 
 /* The rest, resolved at start-up (lh_intercept_init) or on first use. */
 static struct {
@@ -156,6 +157,42 @@ resolve_all(void)
 	RESOLVE(signal, "signal", NULL);
 }
 
+/*
+ * The real mutex, rwlock and sigaction functions: glibc's, except when
+ * libtsan is in the process (lh_tsan, found at start-up by race.c).
+ * libtsan interposes the __pthread_* aliases too, with nothing behind some
+ * of them, and does not see the others; then the real function is the next
+ * public one after us: TSan's interceptor, or glibc's.
+ */
+#define REAL_GLIBC(fn, name, params, args)                                               \
+	static int(*public_##fn) params;                                                 \
+	static inline int real_##fn params                                               \
+	{                                                                                \
+		if (LH_UNLIKELY(lh_tsan)) {                                              \
+			if (LH_UNLIKELY(!public_##fn))                                   \
+				public_##fn = (__typeof__(public_##fn))next_symbol(name, NULL); \
+			return public_##fn args;                                         \
+		}                                                                        \
+		return glibc_##fn args;                                                  \
+	}
+
+REAL_GLIBC(mutex_lock, "pthread_mutex_lock", (pthread_mutex_t * m), (m))
+REAL_GLIBC(mutex_trylock, "pthread_mutex_trylock", (pthread_mutex_t * m), (m))
+REAL_GLIBC(mutex_unlock, "pthread_mutex_unlock", (pthread_mutex_t * m), (m))
+REAL_GLIBC(mutex_init, "pthread_mutex_init",
+	   (pthread_mutex_t * m, const pthread_mutexattr_t *attr), (m, attr))
+REAL_GLIBC(mutex_destroy, "pthread_mutex_destroy", (pthread_mutex_t * m), (m))
+REAL_GLIBC(rwlock_rdlock, "pthread_rwlock_rdlock", (pthread_rwlock_t * rw), (rw))
+REAL_GLIBC(rwlock_wrlock, "pthread_rwlock_wrlock", (pthread_rwlock_t * rw), (rw))
+REAL_GLIBC(rwlock_tryrdlock, "pthread_rwlock_tryrdlock", (pthread_rwlock_t * rw), (rw))
+REAL_GLIBC(rwlock_trywrlock, "pthread_rwlock_trywrlock", (pthread_rwlock_t * rw), (rw))
+REAL_GLIBC(rwlock_unlock, "pthread_rwlock_unlock", (pthread_rwlock_t * rw), (rw))
+REAL_GLIBC(rwlock_init, "pthread_rwlock_init",
+	   (pthread_rwlock_t * rw, const pthread_rwlockattr_t *attr), (rw, attr))
+REAL_GLIBC(rwlock_destroy, "pthread_rwlock_destroy", (pthread_rwlock_t * rw), (rw))
+REAL_GLIBC(sigaction, "sigaction",
+	   (int sig, const struct sigaction *act, struct sigaction *old), (sig, act, old))
+
 /* As early as we can: a first lookup later could take the loader lock while
  * the caller holds a lock that a thread inside dlopen waits for. */
 __attribute__((constructor(102))) static void
@@ -196,8 +233,9 @@ static int
 block_mutex(struct lh_thread *t, pthread_mutex_t *m)
 {
 	/* Priority-inheritance (32) and -protect (64) mutexes, glibc's internal
-	 * kind bits, wait on CLOCK_REALTIME only. */
-	bool realtime = (m->__data.__kind & (32 | 64)) != 0;
+	 * kind bits, wait on CLOCK_REALTIME only; so does libtsan, which does
+	 * not intercept the clock variants. */
+	bool realtime = (m->__data.__kind & (32 | 64)) != 0 || lh_tsan;
 	struct timespec ts;
 	int rc;
 
@@ -219,12 +257,20 @@ block_rwlock(struct lh_thread *t, pthread_rwlock_t *rw, enum lh_mode mode)
 	struct timespec ts;
 	int rc;
 
-	if (!real.rwlock_clockrdlock || !real.rwlock_clockwrlock)
+	if (!real.rwlock_clockrdlock || !real.rwlock_clockwrlock || !real.rwlock_timedrdlock ||
+	    !real.rwlock_timedwrlock)
 		return mode == LH_MODE_READ ? real_rwlock_rdlock(rw) : real_rwlock_wrlock(rw);
 	for (;;) {
-		lh_wait_deadline(t, CLOCK_MONOTONIC, &ts);
-		rc = mode == LH_MODE_READ ? real.rwlock_clockrdlock(rw, CLOCK_MONOTONIC, &ts)
-					  : real.rwlock_clockwrlock(rw, CLOCK_MONOTONIC, &ts);
+		if (LH_UNLIKELY(lh_tsan)) { /* libtsan sees the timed calls only */
+			lh_wait_deadline(t, CLOCK_REALTIME, &ts);
+			rc = mode == LH_MODE_READ ? real.rwlock_timedrdlock(rw, &ts)
+						  : real.rwlock_timedwrlock(rw, &ts);
+		} else {
+			lh_wait_deadline(t, CLOCK_MONOTONIC, &ts);
+			rc = mode == LH_MODE_READ
+				     ? real.rwlock_clockrdlock(rw, CLOCK_MONOTONIC, &ts)
+				     : real.rwlock_clockwrlock(rw, CLOCK_MONOTONIC, &ts);
+		}
 		if (rc != ETIMEDOUT)
 			return rc;
 		lh_wait_slice(t);

@@ -93,6 +93,8 @@ struct lh_options {
 	int stats;		    /* enum lh_stats_mode */
 	char suppressions[LH_PATH_MAX]; /* "" = none; suppress.c */
 	int dump_signal;		/* the thread-dump signal; 0: dumps by signal off */
+	int race_sample;	    /* race.c: 1 in N accesses watched; 0 = off */
+	int race_delay;		    /* race.c: how long a watch waits, in us */
 };
 
 enum lh_stats_mode {
@@ -741,5 +743,50 @@ int lh_dump_run(uintptr_t self_cfa);
 void lh_dump_atfork_child(void);
 
 #pragma GCC visibility pop
+
+/* ---- race.c: data races on the -fsanitize=thread hooks ------------------ */
+
+#define LH_RACE_SAMPLE_DEFAULT 2000
+#define LH_RACE_DELAY_DEFAULT 1 /* us */
+#define LH_RACE_HELD_MAX 8
+
+struct lh_race_thread;
+extern __thread struct lh_race_thread *lh_race_self __attribute__((tls_model("initial-exec")));
+
+/* A lock held at an access, copied from the held stack. */
+struct lh_race_held {
+	struct lh_lock *lock;
+	uint64_t id; /* lock->id then: the node may be reused since */
+	uintptr_t addr;
+	uint8_t mode; /* enum lh_mode */
+};
+
+/* One side of a race: what a thread accessed, where, holding what. */
+struct lh_race_access {
+	uintptr_t addr;
+	uint32_t size;
+	bool write, atomic;
+	pid_t tid;
+	char thread_name[16];
+	lh_stack_id stack;
+	uint32_t nheld; /* may exceed LH_RACE_HELD_MAX: the first ones are kept */
+	struct lh_race_held held[LH_RACE_HELD_MAX];
+};
+
+/* A race seen in the act (a: the watched access, b: the one that hit the
+ * watchpoint), or a value that changed under a watch (b unused). */
+struct lh_race_info {
+	bool value_change;
+	struct lh_race_access a, b;
+	uint32_t value_size; /* bytes in old_value/new_value */
+	uint8_t old_value[16], new_value[16];
+};
+
+extern bool lh_tsan; /* libtsan is in the process: defer to it */
+
+void lh_race_init(void);
+void lh_race_atfork_child(void);
+int lh_shadow_unwind(struct lh_frame *out, int max, uintptr_t from_cfa);
+void lh_report_data_race(const struct lh_race_info *r);
 
 #endif /* LOCKHOUND_PRIVATE_H */

@@ -38,6 +38,8 @@ static const struct opt opts[] = {
 	{"stats", OPT_ENUM, offsetof(struct lh_options, stats), 0, 0, stats_names},
 	{"suppressions", OPT_PATH, offsetof(struct lh_options, suppressions), 0, 0, NULL},
 	{"dump_signal", OPT_SIGNAL, offsetof(struct lh_options, dump_signal), 0, 0, NULL},
+	{"race_sample", OPT_INT, offsetof(struct lh_options, race_sample), 0, 1000000000, NULL},
+	{"race_delay", OPT_INT, offsetof(struct lh_options, race_delay), 1, 1000000, NULL},
 };
 
 void
@@ -47,6 +49,8 @@ lh_options_defaults(struct lh_options *o)
 	o->exitcode = -1;
 	o->stats = LH_STATS_ON;
 	o->dump_signal = SIGUSR1;
+	o->race_sample = LH_RACE_SAMPLE_DEFAULT;
+	o->race_delay = LH_RACE_DELAY_DEFAULT;
 }
 
 static const struct opt *

@@ -1130,3 +1130,253 @@ lh_report_atfork_parent(void)
 {
 	lh_mutex_unlock(&report_mu);
 }
+
+/* ---- data races (race.c) --------------------------------------------------- */
+
+/* The graph nodes of the locks an access held; NULL where the lock is gone. */
+static void
+race_held_nodes(const struct lh_race_access *acc, struct lh_gnode **out)
+{
+	uint32_t n = acc->nheld < LH_RACE_HELD_MAX ? acc->nheld : LH_RACE_HELD_MAX;
+
+	lh_graph_lock();
+	for (uint32_t i = 0; i < n; i++) {
+		struct lh_lock *lk = acc->held[i].lock;
+
+		out[i] = lk && lk->id == acc->held[i].id ? lh_graph_node(lk) : NULL;
+	}
+	lh_graph_unlock();
+}
+
+/* "counter", "buf+0x8" or the bare address. Caller holds report_mu. */
+static void
+text_data_addr(struct lh_buf *b, uintptr_t addr)
+{
+	const struct lh_module *m;
+	const char *name;
+	uintptr_t off;
+
+	if (lh_symbolize(addr, true, &name, &off, &m)) {
+		lh_buf_puts(b, name);
+		if (off) {
+			lh_buf_putc(b, '+');
+			lh_buf_put_hex(b, off);
+		}
+		lh_buf_puts(b, " (");
+		lh_buf_put_hex(b, addr);
+		lh_buf_putc(b, ')');
+	} else {
+		lh_buf_put_hex(b, addr);
+	}
+}
+
+static void
+race_text_access(struct lh_buf *t, const struct lh_race_access *acc,
+                 struct lh_gnode *const *nodes)
+{
+	uint32_t n = acc->nheld < LH_RACE_HELD_MAX ? acc->nheld : LH_RACE_HELD_MAX;
+
+	lh_buf_puts(t, "\n  ");
+	lh_buf_puts(t, acc->atomic ? "atomic " : "");
+	lh_buf_puts(t, acc->write ? "write" : "read");
+	lh_buf_puts(t, " of ");
+	lh_buf_put_u64(t, acc->size);
+	lh_buf_puts(t, acc->size == 1 ? " byte at " : " bytes at ");
+	lh_buf_put_hex(t, acc->addr);
+	lh_buf_puts(t, " by ");
+	text_thread(t, acc->tid, acc->thread_name);
+	if (n == 0) {
+		lh_buf_puts(t, ", holding no locks");
+	} else {
+		lh_buf_puts(t, ", holding ");
+		for (uint32_t i = 0; i < n; i++) {
+			if (i)
+				lh_buf_puts(t, ", ");
+			if (nodes[i])
+				lh_lock_describe(t, nodes[i]);
+			else
+				lh_buf_put_hex(t, acc->held[i].addr);
+			if (acc->held[i].mode == LH_MODE_READ)
+				lh_buf_puts(t, " for reading");
+		}
+		if (acc->nheld > n) {
+			lh_buf_puts(t, " and ");
+			lh_buf_put_u64(t, acc->nheld - n);
+			lh_buf_puts(t, " more");
+		}
+	}
+	lh_buf_puts(t, ":\n");
+	lh_text_stack(t, acc->stack, "    ");
+}
+
+static void
+race_json_access(struct lh_buf *j, const struct lh_race_access *acc,
+                 struct lh_gnode *const *nodes, bool watched)
+{
+	uint32_t n = acc->nheld < LH_RACE_HELD_MAX ? acc->nheld : LH_RACE_HELD_MAX;
+
+	lh_buf_puts(j, "{\"thread\":{\"tid\":");
+	lh_buf_put_u64(j, (uint64_t)acc->tid);
+	lh_buf_puts(j, ",\"name\":");
+	lh_buf_put_json_str(j, acc->thread_name);
+	lh_buf_puts(j, "},\"addr\":\"");
+	lh_buf_put_hex(j, acc->addr);
+	lh_buf_puts(j, "\",\"size\":");
+	lh_buf_put_u64(j, acc->size);
+	lh_buf_puts(j, ",\"write\":");
+	lh_buf_puts(j, acc->write ? "true" : "false");
+	lh_buf_puts(j, ",\"atomic\":");
+	lh_buf_puts(j, acc->atomic ? "true" : "false");
+	lh_buf_puts(j, ",\"watched\":");
+	lh_buf_puts(j, watched ? "true" : "false");
+	lh_buf_puts(j, ",\"stack\":");
+	lh_json_stack(j, acc->stack);
+	lh_buf_puts(j, ",\"held\":[");
+	for (uint32_t i = 0; i < n; i++) {
+		if (i)
+			lh_buf_putc(j, ',');
+		lh_buf_putc(j, '{');
+		if (nodes[i]) {
+			lh_buf_puts(j, "\"lock\":");
+			lh_buf_put_u64(j, nodes[i]->id);
+			lh_buf_putc(j, ',');
+		}
+		lh_buf_puts(j, "\"addr\":\"");
+		lh_buf_put_hex(j, acc->held[i].addr);
+		lh_buf_puts(j, "\",\"mode\":\"");
+		lh_buf_puts(j, mode_name(acc->held[i].mode));
+		lh_buf_puts(j, "\"}");
+	}
+	lh_buf_putc(j, ']');
+	if (acc->nheld > n) {
+		lh_buf_puts(j, ",\"held_more\":");
+		lh_buf_put_u64(j, acc->nheld - n);
+	}
+	lh_buf_putc(j, '}');
+}
+
+/* A value of up to 16 bytes, as the little-endian number it is. */
+static void
+put_value(struct lh_buf *b, const uint8_t *v, uint32_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	lh_buf_puts(b, "0x");
+	for (uint32_t i = n; i-- > 0;) {
+		lh_buf_putc(b, hex[v[i] >> 4]);
+		lh_buf_putc(b, hex[v[i] & 15]);
+	}
+}
+
+/*
+ * A data race: the "data-race" record and its text, with "lock" records for
+ * the locks either side held. Called by the thread that set the watchpoint,
+ * once per pair of code locations (race.c decides). Takes graph_mu, then
+ * report_mu.
+ */
+void
+lh_report_data_race(const struct lh_race_info *r)
+{
+	struct lh_gnode *na[LH_RACE_HELD_MAX], *nb[LH_RACE_HELD_MAX];
+	const struct lh_race_access *a = &r->a, *b = &r->b;
+	const struct lh_module *m;
+	const char *name;
+	uintptr_t off;
+	struct lh_buf t, j;
+	uint32_t n;
+	int err = errno;
+
+	race_held_nodes(a, na);
+	if (!r->value_change)
+		race_held_nodes(b, nb);
+	lh_report_count_finding();
+	lh_buf_init(&t);
+	lh_buf_init(&j);
+	lh_mutex_lock(&report_mu);
+
+	lh_buf_puts(&t, "lockhound: data-race: ");
+	lh_buf_puts(&t, a->write ? "write" : "read");
+	lh_buf_puts(&t, " of ");
+	lh_buf_put_u64(&t, a->size);
+	lh_buf_puts(&t, a->size == 1 ? " byte at " : " bytes at ");
+	text_data_addr(&t, a->addr);
+	lh_buf_puts(&t, " by thread ");
+	lh_buf_put_u64(&t, (uint64_t)a->tid);
+	if (r->value_change) {
+		lh_buf_puts(&t, " changed under it: ");
+		put_value(&t, r->old_value, r->value_size);
+		lh_buf_puts(&t, " -> ");
+		put_value(&t, r->new_value, r->value_size);
+	} else {
+		lh_buf_puts(&t, " races with ");
+		lh_buf_puts(&t, b->atomic ? "an atomic " : "a ");
+		lh_buf_puts(&t, b->write ? "write" : "read");
+		lh_buf_puts(&t, " by thread ");
+		lh_buf_put_u64(&t, (uint64_t)b->tid);
+	}
+	lh_buf_puts(&t, " (pid ");
+	lh_buf_put_u64(&t, (uint64_t)getpid());
+	lh_buf_puts(&t, ")\n");
+	if (r->value_change)
+		lh_buf_puts(&t,
+		            "  The value changed while this access was under way, and no "
+		            "instrumented access was seen: the writer runs code built "
+		            "without -fsanitize=thread, or is the kernel.\n");
+	else
+		lh_buf_puts(
+		    &t, "  Both accesses were under way at the same moment and at least "
+		        "one writes: the outcome depends on timing.\n");
+	race_text_access(&t, a, na);
+	if (!r->value_change)
+		race_text_access(&t, b, nb);
+	lh_buf_puts(&t, "  Protect every access with one common lock, or make them all "
+	                "atomic.\n");
+
+	n = a->nheld < LH_RACE_HELD_MAX ? a->nheld : LH_RACE_HELD_MAX;
+	for (uint32_t i = 0; i < n; i++)
+		if (na[i])
+			json_lock_record(&j, na[i]);
+	n = r->value_change ? 0
+	                    : (b->nheld < LH_RACE_HELD_MAX ? b->nheld : LH_RACE_HELD_MAX);
+	for (uint32_t i = 0; i < n; i++)
+		if (nb[i])
+			json_lock_record(&j, nb[i]);
+	lh_json_begin(&j, "data-race", a->tid);
+	lh_buf_puts(&j, ",\"how\":\"");
+	lh_buf_puts(&j, r->value_change ? "value-change" : "concurrent");
+	lh_buf_puts(&j, "\",\"addr\":\"");
+	lh_buf_put_hex(&j, a->addr);
+	lh_buf_puts(&j, "\",\"size\":");
+	lh_buf_put_u64(&j, a->size);
+	if (lh_symbolize(a->addr, true, &name, &off, &m)) {
+		lh_buf_puts(&j, ",\"symbol\":{\"name\":");
+		lh_buf_put_json_str(&j, name);
+		lh_buf_puts(&j, ",\"offset\":");
+		lh_buf_put_u64(&j, off);
+		lh_buf_puts(&j, ",\"module\":");
+		lh_buf_put_u64(&j, (uint64_t)m->index);
+		lh_buf_puts(&j, ",\"module_offset\":\"");
+		lh_buf_put_hex(&j, a->addr - m->bias);
+		lh_buf_puts(&j, "\"}");
+	}
+	lh_buf_puts(&j, ",\"accesses\":[");
+	race_json_access(&j, a, na, true);
+	if (!r->value_change) {
+		lh_buf_putc(&j, ',');
+		race_json_access(&j, b, nb, false);
+	}
+	lh_buf_putc(&j, ']');
+	if (r->value_change) {
+		lh_buf_puts(&j, ",\"old\":\"");
+		put_value(&j, r->old_value, r->value_size);
+		lh_buf_puts(&j, "\",\"new\":\"");
+		put_value(&j, r->new_value, r->value_size);
+		lh_buf_putc(&j, '"');
+	}
+	lh_buf_puts(&j, "}\n");
+	emit_locked(&t, &j);
+	lh_mutex_unlock(&report_mu);
+	lh_buf_release(&t);
+	lh_buf_release(&j);
+	errno = err;
+}

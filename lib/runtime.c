@@ -80,6 +80,7 @@ atfork_child(void)
 	lh_report_reopen_after_fork();
 	lh_graph_atfork_child();
 	lh_dump_atfork_child();
+	lh_race_atfork_child();
 }
 
 static const struct lh_graph_ops report_ops = {
@@ -115,6 +116,7 @@ lh_init_slow(void)
 	lh_report_init();
 	lh_suppress_init(lh_secure ? NULL : lh_opt.suppressions);
 	lh_dump_init();
+	lh_race_init();
 	atomic_store(&lh_state, 2);
 }
 

@@ -61,12 +61,17 @@ unwind_cb(struct _Unwind_Context *ctx, void *arg)
  * Fills out with the caller's frames, innermost first; returns how many.
  * With from_cfa (a wrapper's __builtin_dwarf_cfa()), the first frame is the
  * one that called that wrapper; without, the first outside liblockhound.
+ * When that caller was built with -fsanitize=thread, the shadow call stack
+ * of race.c gives the frames without unwinding.
  */
 int
 lh_unwind(struct lh_frame *out, int max, uintptr_t from_cfa)
 {
 	struct unwind_state st = {out, max, 0, from_cfa, lh_self_hi != 0};
+	int n = from_cfa ? lh_shadow_unwind(out, max, from_cfa) : -1;
 
+	if (n >= 0)
+		return n;
 	_Unwind_Backtrace(unwind_cb, &st);
 	return st.n;
 }
