@@ -44,6 +44,14 @@
 
 #include "lockhound-private.h"
 
+/* With any -fsanitize= (the ASan/UBSan build of the test suite), gcc knows
+ * the __tsan_* hooks as built-ins, typed with void pointers and signed
+ * sizes; the definitions below keep the types that say what they take.
+ * The ABI is the same. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wbuiltin-declaration-mismatch"
+#endif
+
 #define RA()  ((uintptr_t)__builtin_return_address(0))
 #define CFA() ((uintptr_t)__builtin_dwarf_cfa())
 

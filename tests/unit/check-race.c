@@ -17,6 +17,12 @@
 #include "check-main.h"
 #include "lockhound-private.h"
 
+/* In the ASan/UBSan build gcc knows these hooks as built-ins with other
+ * pointer types (lib/race.c says more). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wbuiltin-declaration-mismatch"
+#endif
+
 /* The hooks, as libtsan declares them. */
 void __tsan_init(void);
 void __tsan_func_entry(void *pc);
