@@ -506,6 +506,23 @@ attr_int(Dwarf_Die *die, int name)
 	return (int)w;
 }
 
+/*
+ * The compilation unit whose code holds addr, found through the units' own
+ * address ranges. libdw 0.188 finds a unit by address only through
+ * .debug_aranges, which clang does not emit unless asked
+ * (-gdwarf-aranges): without this, code built by clang has no lines.
+ */
+static Dwarf_Die *
+cu_by_ranges(Dwfl_Module *mod, Dwarf_Addr addr, Dwarf_Addr *bias)
+{
+	Dwarf_Die *cu = NULL;
+
+	while ((cu = dwfl_module_nextcu(mod, cu, bias)) != NULL)
+		if (dwarf_haspc(cu, addr - *bias) == 1)
+			return cu;
+	return NULL;
+}
+
 static void
 lookup_code(struct symbolizer *s, uint64_t addr, bool ret, struct sym_frame *f)
 {
@@ -542,6 +559,15 @@ lookup_code(struct symbolizer *s, uint64_t addr, bool ret, struct sym_frame *f)
 	if (line)
 		pos.file = dwfl_lineinfo(line, NULL, &pos.line, &pos.column, NULL, NULL);
 	cudie = dwfl_module_addrdie(mod, look, &dbias);
+	if (!cudie && (cudie = cu_by_ranges(mod, look, &dbias)) != NULL && !line) {
+		Dwarf_Line *dl = dwarf_getsrc_die(cudie, look - dbias);
+
+		if (dl) {
+			pos.file = dwarf_linesrc(dl, NULL, NULL);
+			dwarf_lineno(dl, &pos.line);
+			dwarf_linecol(dl, &pos.column);
+		}
+	}
 	pos.file = abs_path(s, line ? dwfl_line_comp_dir(line) : comp_dir(cudie), pos.file);
 	nscopes = cudie ? dwarf_getscopes(cudie, look - dbias, &scopes) : -1;
 	for (int i = 0; i < nscopes; i++) {
