@@ -38,7 +38,7 @@ $top/tools/explain.c $top/tools/kind-inversion.c $top/tools/kind-misuse.c $top/t
 $top/tools/ordergraph.c $top/tools/replay.c $top/tools/shim.c \
 $top/tools/contention.c $top/tools/kind-deadlock.c $top/tools/kind-acquire-timeout.c \
 $top/tools/kind-contention.c $top/tools/stats.c \
-$top/tools/kind-attach.c"
+$top/tools/kind-attach.c $top/tools/kind-race.c"
 
 for t in $targets; do
 	case $t in

@@ -1289,6 +1289,24 @@ lh_report_data_race(const struct lh_race_info *r)
 	race_held_nodes(a, na);
 	if (!r->value_change)
 		race_held_nodes(b, nb);
+	if (lh_supp.n > 0) {
+		/* kind, function (either stack) and lock (either side's) rules */
+		struct lh_gnode *all[2 * LH_RACE_HELD_MAX];
+		lh_stack_id st[2] = {a->stack, r->value_change ? 0 : b->stack};
+		int nall = 0;
+
+		n = a->nheld < LH_RACE_HELD_MAX ? a->nheld : LH_RACE_HELD_MAX;
+		for (uint32_t i = 0; i < n; i++)
+			all[nall++] = na[i];
+		n = r->value_change ? 0
+		                    : (b->nheld < LH_RACE_HELD_MAX ? b->nheld : LH_RACE_HELD_MAX);
+		for (uint32_t i = 0; i < n; i++)
+			all[nall++] = nb[i];
+		if (lh_report_suppressed("data-race", all, nall, st, 2)) {
+			errno = err;
+			return;
+		}
+	}
 	lh_report_count_finding();
 	lh_buf_init(&t);
 	lh_buf_init(&j);

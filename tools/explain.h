@@ -47,6 +47,8 @@ bool explain_acquire_timeout(struct logproc *p, const struct logrecord *r, struc
 			     char *why, size_t whysz);
 bool explain_contention(struct logproc *p, const struct logrecord *r, struct finding *f,
 			char *why, size_t whysz);
+bool explain_data_race(struct logproc *p, const struct logrecord *r, struct finding *f,
+		       char *why, size_t whysz);
 bool explain_attach_dump(struct logproc *p, const struct logrecord *r, struct finding *f,
 			 char *why, size_t whysz);
 

@@ -52,8 +52,9 @@ expect_eq "explain --no-symbolize still explains" 1 "$(st "$LOCKHOUND" explain -
 check "explain --no-symbolize: names from the log" grep -q "between lock_[ab] and lock_[ab]" "$TMP/out"
 
 # Other kinds, in records made from the real ones of this log: a misuse
-# (its own words), a data-race record (the generic handler: its message and
-# every stack in it), and a kind this lockhound does not know (a note).
+# (its own words), a data-race (a write under a read lock), a kind this
+# lockhound does not know (a note), and a thread dump (no handler of its
+# own: the generic one tells its message and every stack in it).
 "$PYTHON3" - "$alog" >"$TMP/kinds.log" <<'PY'
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
@@ -68,9 +69,17 @@ print(json.dumps({"kind": "misuse", "pid": pid, "tid": tid, "time": 1.5, "what":
                   "thread": {"tid": tid, "name": "abba"}, "addr": lock_a["addr"],
                   "lock": lock_a["id"], "stack": stacks[order["stack_id"]],
                   "held_stack": stacks[order["held_stack_id"]]}))
-print(json.dumps({"kind": "data-race", "pid": pid, "time": 1.6, "message": "2 threads race",
-                  "locks": [lock_a["id"]], "threads": [{"tid": tid, "stack": stacks[order["stack_id"]]}]}))
+held = [{"lock": lock_a["id"], "addr": lock_a["addr"], "mode": "read"}]
+side = {"addr": "0x5000", "size": 4, "atomic": False, "held": held}
+print(json.dumps({"kind": "data-race", "pid": pid, "tid": tid, "time": 1.6, "how": "concurrent",
+                  "addr": "0x5000", "size": 4,
+                  "accesses": [dict(side, thread={"tid": tid, "name": "abba"}, write=True,
+                                    watched=True, stack=stacks[order["stack_id"]]),
+                               dict(side, thread={"tid": tid + 1, "name": "reader"}, write=False,
+                                    watched=False, stack=stacks[order["held_stack_id"]])]}))
 print(json.dumps({"kind": "from-the-future", "pid": pid, "time": 1.7}))
+print(json.dumps({"kind": "thread-dump", "pid": pid, "time": 1.8, "message": "2 threads seen",
+                  "threads": [{"tid": tid, "stack": stacks[order["stack_id"]]}]}))
 PY
 expect_eq "explain: three kinds" 1 "$(st "$LOCKHOUND" explain "$TMP/kinds.log")"
 check "misuse: its headline" grep -q "^lockhound: misuse: relock: a non-recursive mutex taken again by its holder$" "$TMP/out"
@@ -79,9 +88,21 @@ case "$words" in
 *"took lock_a again at abba.c:18 in take_a_then_b"*"while already holding it (taken at abba.c:17)"*) pass "misuse: told with both sites" ;;
 *) fail "misuse: not told with both sites" ;;
 esac
-check "generic kind: its message" grep -q "^lockhound: data-race: 2 threads race$" "$TMP/out"
-check "generic kind: its stack, symbolized" grep -q "^  threads\[0\].stack:$" "$TMP/out"
+check "data-race: its headline" grep -q "^lockhound: data-race: a write and a read of the memory at 0x5000 at the same moment$" "$TMP/out"
+words=$(tr '\n' ' ' <"$TMP/out" | tr -s ' ')
+case "$words" in
+*'Thread '*' "abba" wrote the memory at 0x5000 at abba.c:18 in take_a_then_b '*', holding lock_a for reading, while thread '*' "reader" read it at abba.c:17 in take_a_then_b '*', holding lock_a for reading.'*) pass "data-race: both sides, where and holding what" ;;
+*) fail "data-race: both sides not told" ;;
+esac
+case "$words" in
+*"Both held lock_a, but only for reading"*"What to change: take lock_a for writing (pthread_rwlock_wrlock)"*) pass "data-race: why the read lock did not help" ;;
+*) fail "data-race: the shared read lock not told" ;;
+esac
+check "data-race: the writer's stack, symbolized" grep -q "^  thread [0-9]* \"abba\" wrote the memory at 0x5000 (4 bytes), holding lock_a for reading, at:$" "$TMP/out"
 check "three findings" grep -q "^3 findings.$" "$TMP/out"
+expect_eq "explain --all: the dump too" 1 "$(st "$LOCKHOUND" explain --all "$TMP/kinds.log")"
+check "generic kind: its message" grep -q "^lockhound: thread-dump: 2 threads seen$" "$TMP/out"
+check "generic kind: its stack, symbolized" grep -q "^  threads\[0\].stack:$" "$TMP/out"
 check "an unknown kind is a note" grep -q "note: records of kind \"from-the-future\" are unknown to this lockhound and skipped" "$TMP/err"
 expect_eq "sarif of three kinds" 1 "$(st "$LOCKHOUND" explain --format=sarif "$TMP/kinds.log")"
 check "sarif of three kinds: required fields" "$PYTHON3" "$top_srcdir/tests/e2e/sarif-check.py" "$TMP/out" 3

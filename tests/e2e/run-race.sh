@@ -64,6 +64,12 @@ for c in $compilers; do
 	check "$c racy: stderr shows both stacks at the increment" \
 		[ "$(grep -c '#0 .* in increment+0x' "$TMP/racy-$c.err")" -ge 2 ]
 	check "$c racy: stderr names the variable" grep -q "at counter (0x" "$TMP/racy-$c.err"
+	"$LOCKHOUND" explain "$TMP/racy-$c.log" >"$TMP/explain-$c.out" 2>&1
+	words=$(tr '\n' ' ' <"$TMP/explain-$c.out" | tr -s ' ')
+	case "$words" in
+	*"of counter at the same moment"*"race-counter.c:35 in increment (called from worker at race-counter.c:"*"holding no locks, while thread"*"What to change: protect every access to counter with one lock"*) pass "$c racy: explain tells both sides and what to change" ;;
+	*) fail "$c racy: explain does not tell the race: $words" ;;
+	esac
 
 	lh_run locked-$c "$prog" locked
 	expect_eq "$c locked: the count is exact" "counter=400000" "$(cat "$TMP/locked-$c.out")"
@@ -85,9 +91,22 @@ for c in $compilers; do
 	expect_eq "$c twolocks: each side holds its own lock" True \
 		"$(q "$TMP/twolocks-$c.log" 'len([r for r in kind("data-race") if r["how"] == "concurrent"]) >= 1 and all(sorted(lock(a["held"][0]["lock"])["name"] for a in r["accesses"]) == ["left_lock", "right_lock"] for r in [r for r in kind("data-race") if r["how"] == "concurrent"])')"
 	check "$c twolocks: stderr names the held locks" grep -q "holding left_lock (mutex 0x" "$TMP/twolocks-$c.err"
+	"$LOCKHOUND" explain "$TMP/rwlock-$c.log" >"$TMP/explain-$c.out" 2>&1
+	check "$c rwlock: explain says the read lock does not exclude" \
+		grep -q "take table_lock for writing" "$TMP/explain-$c.out"
+	"$LOCKHOUND" explain "$TMP/twolocks-$c.log" >"$TMP/explain-$c.out" 2>&1
+	check "$c twolocks: explain says no lock is common" \
+		grep -q "hold no lock in common" "$TMP/explain-$c.out"
 
 	LOCKHOUND_OPTIONS=race_sample=0 "$prog" racy >/dev/null 2>"$TMP/off-$c.err"
 	expect_eq "$c racy, race_sample=0: detection off" 0 "$(headlines "$TMP/off-$c.err" data-race)"
+
+	printf 'kind:data-race function:increment\n' >"$TMP/supp"
+	LOCKHOUND_OPTIONS=suppressions="$TMP/supp" "$prog" racy >/dev/null 2>"$TMP/supp-$c.err"
+	expect_eq "$c racy, suppressed by function: not reported" 0 "$(headlines "$TMP/supp-$c.err" data-race)"
+	printf 'kind:data-race function:no_such_function\n' >"$TMP/supp"
+	LOCKHOUND_OPTIONS=suppressions="$TMP/supp" "$prog" racy >/dev/null 2>"$TMP/supp-$c.err"
+	check "$c racy, a rule for another function: still reported" [ "$(headlines "$TMP/supp-$c.err" data-race)" -ge 1 ]
 done
 
 # In instrumented code, the other reports take their stacks from the shadow

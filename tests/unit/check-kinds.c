@@ -1,6 +1,6 @@
 /* Unit tests for the explain handlers of tools/kind-deadlock.c,
- * tools/kind-acquire-timeout.c and tools/kind-contention.c: the words,
- * the stacks, and malformed records refused. */
+ * tools/kind-acquire-timeout.c, tools/kind-contention.c and
+ * tools/kind-race.c: the words, the stacks, and malformed records refused. */
 #include "config.h"
 
 #include <stdio.h>
@@ -288,12 +288,133 @@ START_TEST(test_kinds_tell_contention_as_a_profile)
 }
 END_TEST
 
+#define ACCESS(tid, write, atomic, off, held)                                            \
+	"{\"thread\":{\"tid\":" #tid ",\"name\":\"t" #tid "\"},\"addr\":\"0x6000\","  \
+	"\"size\":8,\"write\":" write ",\"atomic\":" atomic ",\"stack\":" ST(off)            \
+	",\"held\":[" held "]}"
+#define RHELD(id, mode) "{\"lock\":" #id ",\"addr\":\"0x50" #id "0\",\"mode\":\"" mode "\"}"
+#define RACE(how, accesses, extra)                                                       \
+	"{\"kind\":\"data-race\",\"pid\":7,\"tid\":11,\"time\":2.0,\"how\":\"" how       \
+	"\",\"addr\":\"0x6000\",\"size\":8,\"symbol\":{\"name\":\"hits\",\"offset\":0,"  \
+	"\"module\":0,\"module_offset\":\"0x5000\"},\"accesses\":[" accesses "]" extra     \
+	"}\n"
+
+START_TEST(test_kinds_tell_a_race_without_locks)
+{
+	struct told t;
+
+	tell(&t, HEADER LOCKS
+		 RACE("concurrent",
+		      ACCESS(11, "true", "false", "31", "") "," ACCESS(12, "false", "false", "32", ""),
+		      ""));
+	says(&t, "a write and a read of hits at the same moment");
+	says(&t, "Thread 11 \"t11\" wrote hits at 0x131 (x+0x31), holding no locks, while "
+		 "thread 12 \"t12\" read it at 0x132 (x+0x32), holding no locks.");
+	says(&t, "protect every access to hits with one lock, or make them all atomic");
+	ck_assert_int_eq(t.f.level, LEVEL_ERROR);
+	ck_assert_str_eq(t.f.rule, "data-race");
+	ck_assert(has_stack(&t, "thread 11 \"t11\" wrote hits (8 bytes at 0x6000), holding no "
+				"locks, at:"));
+	ck_assert(has_stack(&t, "thread 12 \"t12\" read hits (8 bytes at 0x6000), holding no "
+				"locks, at:"));
+	forget(&t);
+}
+END_TEST
+
+START_TEST(test_kinds_tell_why_the_locks_did_not_help)
+{
+	struct told t;
+
+	/* a write under the read lock */
+	tell(&t, HEADER LOCKS
+		 RACE("concurrent",
+		      ACCESS(11, "true", "false", "31", RHELD(1, "read")) ","
+		      ACCESS(12, "false", "false", "32", RHELD(1, "read")),
+		      ""));
+	says(&t, "holding lock_a for reading, while");
+	says(&t, "Both held lock_a, but only for reading");
+	says(&t, "take lock_a for writing (pthread_rwlock_wrlock) around the code that "
+		 "changes hits");
+	ck_assert_uint_eq(t.f.nlocks, 2);
+	forget(&t);
+	/* two different locks */
+	tell(&t, HEADER LOCKS
+		 RACE("concurrent",
+		      ACCESS(11, "true", "false", "31", RHELD(1, "write") "," RHELD(3, "write")) ","
+		      ACCESS(12, "true", "false", "32", RHELD(2, "write")),
+		      ""));
+	says(&t, "two writes of hits");
+	says(&t, "holding lock_a and lock_c, while");
+	says(&t, "hold no lock in common");
+	says(&t, "with the same lock (lock_a, say");
+	forget(&t);
+	/* an atomic against a plain access */
+	tell(&t, HEADER LOCKS
+		 RACE("concurrent",
+		      ACCESS(11, "false", "false", "31", "") "," ACCESS(12, "true", "true", "32", ""),
+		      ""));
+	says(&t, "while thread 12 \"t12\" atomically wrote it");
+	says(&t, "One of them is atomic and the other is not");
+	forget(&t);
+}
+END_TEST
+
+START_TEST(test_kinds_tell_a_value_that_changed)
+{
+	struct told t;
+
+	tell(&t, HEADER LOCKS
+		 RACE("value-change", ACCESS(11, "false", "false", "31", ""),
+		      ",\"old\":\"0x0000000000000001\",\"new\":\"0x0000000000000002\""));
+	says(&t, "hits changed under a read");
+	says(&t, "(from 0x0000000000000001 to 0x0000000000000002)");
+	says(&t, "built without -fsanitize=thread");
+	ck_assert_uint_eq(t.f.nstacks, 1);
+	forget(&t);
+}
+END_TEST
+
+START_TEST(test_kinds_refuse_malformed_races)
+{
+	struct told t;
+
+	tell(&t, HEADER RACE("concurrent", ACCESS(11, "true", "false", "31", ""), ""));
+	ck_assert(!t.ok);
+	ck_assert_msg(strstr(t.why, "fewer than two accesses"), "%s", t.why);
+	forget(&t);
+	tell(&t, HEADER RACE("concurrent", "{\"addr\":\"0x1\"},{}", ""));
+	ck_assert(!t.ok);
+	ck_assert_msg(strstr(t.why, "an access without"), "%s", t.why);
+	forget(&t);
+	tell(&t, HEADER RACE("concurrent",
+			     "{\"thread\":{\"tid\":1},\"held\":{}}," ACCESS(12, "true", "false",
+									     "32", ""),
+			     ""));
+	ck_assert(!t.ok);
+	ck_assert_msg(strstr(t.why, "\"held\" is not an array"), "%s", t.why);
+	forget(&t);
+	tell(&t, HEADER "{\"kind\":\"data-race\",\"pid\":7,\"how\":\"value-change\"}\n");
+	ck_assert(!t.ok);
+	ck_assert_msg(strstr(t.why, "fewer than one access"), "%s", t.why);
+	forget(&t);
+	/* a variable the record does not name: its address */
+	tell(&t, HEADER "{\"kind\":\"data-race\",\"pid\":7,\"how\":\"concurrent\","
+			"\"addr\":\"0x6000\",\"accesses\":[" ACCESS(11, "true", "false", "31", "")
+			"," ACCESS(12, "true", "false", "32", "") "]}\n");
+	says(&t, "two writes of the memory at 0x6000");
+	ck_assert(has_stack(&t, "thread 11 \"t11\" wrote the memory at 0x6000 (8 bytes), "
+				"holding no locks, at:"));
+	forget(&t);
+}
+END_TEST
+
 static Suite *
 kinds_suite(void)
 {
 	Suite *s = suite_create("kinds");
 	TCase *dl = tcase_create("deadlock");
 	TCase *to = tcase_create("acquire-timeout");
+	TCase *race = tcase_create("data-race");
 
 	finding_symbolize = false; /* the logs' modules do not exist */
 	tcase_add_test(dl, test_kinds_tell_a_deadlock_of_two);
@@ -304,8 +425,13 @@ kinds_suite(void)
 	tcase_add_test(to, test_kinds_tell_an_acquire_timeout);
 	tcase_add_test(to, test_kinds_tell_a_timeout_behind_another_wait);
 	tcase_add_test(to, test_kinds_tell_contention_as_a_profile);
+	tcase_add_test(race, test_kinds_tell_a_race_without_locks);
+	tcase_add_test(race, test_kinds_tell_why_the_locks_did_not_help);
+	tcase_add_test(race, test_kinds_tell_a_value_that_changed);
+	tcase_add_test(race, test_kinds_refuse_malformed_races);
 	suite_add_tcase(s, dl);
 	suite_add_tcase(s, to);
+	suite_add_tcase(s, race);
 	return s;
 }
 
