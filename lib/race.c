@@ -369,6 +369,16 @@ pair_key(uintptr_t pc1, uintptr_t pc2)
 	return h ? h : 1;
 }
 
+/* The key of an address: its 8-byte granule, in the same set as the pairs
+ * (no code location is 1). Like TSan's suppress_equal_addresses: a
+ * variable is reported once, so `x += 1` from two threads is one report,
+ * not one for read/write and another for write/write. */
+static uint64_t
+addr_key(uintptr_t a)
+{
+	return pair_key(1, a & ~(uintptr_t)7);
+}
+
 static bool
 pair_known(uint64_t key)
 {
@@ -466,7 +476,7 @@ hit(size_t s, uint64_t w, uintptr_t a, size_t n, unsigned flags, uintptr_t pc,
 	err = errno;
 	t->busy = 1;
 	their_pc = atomic_load_explicit(&wp_setter[s].pc, memory_order_relaxed);
-	known = pair_known(pair_key(their_pc, pc));
+	known = pair_known(pair_key(their_pc, pc)) || pair_known(addr_key(a));
 	/* Take the side record first: a watcher that sees its watch claimed
 	 * finds it being written, never empty. */
 	if (!atomic_compare_exchange_strong(&wp_other[s].state, &expect, OTHER_WRITING))
@@ -625,7 +635,8 @@ watch(struct lh_race_thread *t, uintptr_t a, size_t n, unsigned flags, uintptr_t
 		known = wp_other[s].known;
 		if (st == OTHER_READY && !known) {
 			info.b = wp_other[s].acc;
-			report = pair_insert(pair_key(pc, wp_other[s].pc));
+			report = pair_insert(pair_key(pc, wp_other[s].pc)) &&
+			         pair_insert(addr_key(a));
 		}
 		atomic_store(&wp_other[s].state, OTHER_EMPTY);
 	}
@@ -636,7 +647,7 @@ watch(struct lh_race_thread *t, uintptr_t a, size_t n, unsigned flags, uintptr_t
 		info.value_size = (uint32_t)(n < 16 ? n : 16);
 		memcpy(info.old_value, before, info.value_size);
 		memcpy(info.new_value, after, info.value_size);
-		report = pair_insert(pair_key(pc, 0));
+		report = pair_insert(pair_key(pc, 0)) && pair_insert(addr_key(a));
 	}
 	if (!report)
 		return;

@@ -1271,7 +1271,7 @@ put_value(struct lh_buf *b, const uint8_t *v, uint32_t n)
 /*
  * A data race: the "data-race" record and its text, with "lock" records for
  * the locks either side held. Called by the thread that set the watchpoint,
- * once per pair of code locations (race.c decides). Takes graph_mu, then
+ * once per pair of code locations and per variable (race.c decides). Takes graph_mu, then
  * report_mu.
  */
 void

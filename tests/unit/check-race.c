@@ -387,6 +387,21 @@ writer(void *arg)
 	return NULL;
 }
 
+/* Another writer of racy, at other code locations. */
+static void *
+other_writer(void *arg)
+{
+	(void)arg;
+	__tsan_func_entry(__builtin_return_address(0));
+	pthread_barrier_wait(&barrier);
+	while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
+		__tsan_write4((void *)&racy);
+		racy = racy + 2;
+	}
+	__tsan_func_exit();
+	return NULL;
+}
+
 /* Writes without hooks, like code built without -fsanitize=thread. */
 static void *
 blind_writer(void *arg)
@@ -450,6 +465,19 @@ START_TEST(test_race_each_pair_is_reported_once)
 	 * race again and again, and are reported once. */
 	run_pair(reader, writer, 0, "\"how\":\"concurrent\"");
 	run_pair(reader, writer, 300, NULL);
+	log = slurp(logpath);
+	ck_assert_int_eq(count(log, "\"how\":\"concurrent\""), 1);
+}
+END_TEST
+
+START_TEST(test_race_each_variable_is_reported_once)
+{
+	char *log;
+
+	/* Another pair of code locations on the same variable: not reported
+	 * again (as TSan's suppress_equal_addresses). */
+	run_pair(reader, writer, 0, "\"how\":\"concurrent\"");
+	run_pair(reader, other_writer, 300, NULL);
 	log = slurp(logpath);
 	ck_assert_int_eq(count(log, "\"how\":\"concurrent\""), 1);
 }
@@ -601,6 +629,7 @@ race_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_race_read_write_is_reported_in_the_act);
 	tcase_add_test(tc, test_race_each_pair_is_reported_once);
+	tcase_add_test(tc, test_race_each_variable_is_reported_once);
 	tcase_add_test(tc, test_race_uninstrumented_writer_changes_the_value);
 	tcase_add_test(tc, test_race_readers_do_not_race);
 	tcase_add_test(tc, test_race_sampling_off_reports_nothing);
