@@ -73,6 +73,7 @@ EXAMPLES = {
         "lockhound run --log_path=import.log -- $B/examples/runs import",
         "lockhound replay export.log import.log",
         "lockhound graph export.log import.log",
+        "lockhound graph --svg export.log import.log > runs.svg",
     ],
 }
 
