@@ -166,6 +166,13 @@ finding_add_stack(struct finding *f, struct logproc *p, const char *label,
 }
 
 char *
+thread_label(uint64_t tid, const char *name)
+{
+	return name && name[0] ? xasprintf("thread %" PRIu64 " \"%s\"", tid, name)
+			       : xasprintf("thread %" PRIu64, tid);
+}
+
+char *
 lock_display(struct logproc *p, const struct loglock *lk)
 {
 	struct symbolizer *s = proc_symbolizer(p);

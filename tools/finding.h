@@ -64,6 +64,9 @@ struct finding {
 
 /* ---- building -------------------------------------------------------- */
 
+/* "thread 12 \"worker\"", or "thread 12" without a name. Caller frees. */
+char *thread_label(uint64_t tid, const char *name);
+
 /* printf into a new string; never NULL (exits on out of memory). */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void *xcalloc(size_t n, size_t size);

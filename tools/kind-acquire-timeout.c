@@ -17,8 +17,7 @@
 static char *
 thread_text(uint64_t tid, const char *name)
 {
-	return name && name[0] ? xasprintf("thread %" PRIu64 " \"%s\"", tid, name)
-	                       : xasprintf("thread %" PRIu64, tid);
+	return thread_label(tid, name);
 }
 
 bool

@@ -29,8 +29,7 @@ thread_text(const struct json_value *t)
 	const char *name = json_get_str(t, "name");
 
 	json_get_u64(t, "tid", &tid);
-	return name && name[0] ? xasprintf("thread %" PRIu64 " \"%s\"", tid, name)
-			       : xasprintf("thread %" PRIu64, tid);
+	return thread_label(tid, name);
 }
 
 /* The name of lock id (or "the lock at ADDR" when the record has no id). */

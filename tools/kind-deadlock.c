@@ -126,9 +126,7 @@ decode_member(const struct json_value *v, struct member *m, bool waits, char *wh
 static char *
 thread_text(const struct member *m)
 {
-	return m->name && m->name[0]
-	           ? xasprintf("thread %" PRIu64 " \"%s\"", m->tid, m->name)
-	           : xasprintf("thread %" PRIu64, m->tid);
+	return thread_label(m->tid, m->name);
 }
 
 static const char *

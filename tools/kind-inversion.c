@@ -15,9 +15,7 @@
 static char *
 thread_text(const struct cycle_edge *e)
 {
-	char *t = e->thread_name && e->thread_name[0]
-			  ? xasprintf("thread %" PRIu64 " \"%s\"", e->tid, e->thread_name)
-			  : xasprintf("thread %" PRIu64, e->tid);
+	char *t = thread_label(e->tid, e->thread_name);
 
 	if (e->origin) {
 		char *r = xasprintf("%s (%s)", t, e->origin);

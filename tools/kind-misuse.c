@@ -95,8 +95,7 @@ explain_misuse(struct logproc *p, const struct logrecord *r, struct finding *f, 
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
 		if (strcmp(words[i].what, what) == 0)
 			mw = &words[i];
-	thread = tname && tname[0] ? xasprintf("thread %" PRIu64 " \"%s\"", tid, tname)
-				   : xasprintf("thread %" PRIu64, tid);
+	thread = thread_label(tid, tname);
 	if (lk) {
 		lock = lock_display(p, lk);
 		finding_add_lock(f, p, lk);

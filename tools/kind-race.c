@@ -130,9 +130,7 @@ holding_text(struct logproc *p, uint64_t pid, const struct access *a)
 static char *
 thread_text(const struct access *a)
 {
-	return a->name && a->name[0]
-	           ? xasprintf("thread %" PRIu64 " \"%s\"", a->tid, a->name)
-	           : xasprintf("thread %" PRIu64, a->tid);
+	return thread_label(a->tid, a->name);
 }
 
 /* "read", "wrote", "atomically read" */
