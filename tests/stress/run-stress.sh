@@ -31,6 +31,16 @@ check "million: the resident set grew by less than 32 MiB (${growth:-?} kB)" [ "
 quiet_run dlopen dlopen "$S/.libs/liblocker.so"
 expect_eq "dlopen: done" "dlopen ok" "$(cat "$TMP/dlopen.out")"
 
+# Threads that block every signal, dumped again and again.
+lh_run masked "$S/stress" masked
+expect_eq "masked: exit 0" 0 "$rc"
+expect_eq "masked: counters exact" "counters exact: yes" "$(cat "$TMP/masked.out")"
+check "masked: dumps were made" [ "$(q "$TMP/masked.log" 'len(kind("thread-dump"))')" -ge 1 ]
+expect_eq "masked: no finding" "[]" \
+	"$(q "$TMP/masked.log" '[r["kind"] for r in recs if r["kind"] in ("deadlock", "lock-order-inversion", "misuse", "acquire-timeout")]')"
+check "masked: a dump says a thread blocks the signal" \
+	grep -q "stack unknown: the thread blocks SIGRTMIN+28" "$TMP/masked.err"
+
 rm -f "$TMP"/forkexec.*.log
 rc=0
 LD_PRELOAD="$LH_LIB" LOCKHOUND_OPTIONS="log_path=$TMP/forkexec.%p.log" \

@@ -17,10 +17,15 @@
  *              200 times while 2 others keep locking
  *   writers    four processes of 16 threads each write 3,200 lock-order
  *              records at once into one log file: no line may interleave
+ *   masked     16 threads of nested work, half of them blocking every
+ *              signal, while another thread asks for 20 thread dumps
+ *              (SIGUSR1): the dumps name the blocking threads, the work is
+ *              exact
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,6 +223,30 @@ order_writer(void *arg)
 	return NULL;
 }
 
+/* nested(), with every signal blocked in every other thread. */
+static void *
+masked(void *arg)
+{
+	if ((long)arg % 2) {
+		sigset_t all;
+
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, NULL);
+	}
+	return nested(arg);
+}
+
+static void *
+dumper(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 20 && !stop; i++) {
+		kill(getpid(), SIGUSR1);
+		usleep(20000);
+	}
+	return NULL;
+}
+
 /* Runs n threads of fn; returns the sum of what they return. */
 static long
 run(int n, void *(*fn)(void *))
@@ -302,6 +331,14 @@ main(int argc, char **argv)
 		while (wait(NULL) > 0)
 			;
 		puts("writers done");
+	} else if (strcmp(mode, "masked") == 0) {
+		long expect;
+
+		pthread_create(&t[0], NULL, dumper, NULL);
+		expect = run(16, masked);
+		stop = 1;
+		pthread_join(t[0], NULL);
+		printf("counters exact: %s\n", total() == expect ? "yes" : "no");
 	}
 	return bad != 0;
 }
