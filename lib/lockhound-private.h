@@ -320,6 +320,7 @@ uint32_t lh_tick_update(void);
 
 /* Per-thread counters of one lock taken at one call site (stats.c). */
 #define LH_STAT_SLOTS 128 /* power of two */
+#define LH_STAT_SPILL 32  /* evicted slots kept, to be added in one go */
 
 struct lh_stat_slot {
 	struct lh_lock *lock;
@@ -374,6 +375,8 @@ struct lh_thread {
 	} retired[24];
 	uint32_t nretired;
 	struct lh_stat_slot stats[LH_STAT_SLOTS]; /* acquisitions, by lock and site */
+	struct lh_stat_slot spill[LH_STAT_SPILL]; /* evicted, not yet added */
+	_Atomic uint32_t nspill;
 	uint64_t chain_cache[LH_CHAIN_CACHE];
 	struct lh_held held_inline[LH_HELD_INLINE];
 };
@@ -611,7 +614,7 @@ void lh_stat_miss(struct lh_thread *t, struct lh_stat_slot *s, struct lh_lock *l
 		  uintptr_t site);
 void lh_stat_wait(struct lh_lock *lk, uint64_t id, uintptr_t site, uint64_t wait_ns);
 void lh_stat_released(struct lh_thread *t, struct lh_held *h, uintptr_t pc);
-void lh_stats_flush(struct lh_thread *t);
+void lh_stats_flush(struct lh_thread *t, bool spill);
 void lh_stats_retire(struct lh_lock *lk);
 void lh_stats_report(bool at_exit);
 void lh_stats_atfork_prepare(void);

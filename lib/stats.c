@@ -6,8 +6,11 @@
  *
  * Cost: an acquisition increments a counter in its thread's direct-mapped
  * slot table, keyed by (lock, call site): no clock, no shared write. A slot
- * evicted by another (lock, site), and every slot at thread exit, dump and
- * process exit, is added into the global table under stats_mu. A contended
+ * evicted by another (lock, site) goes to the thread's spill list, which is
+ * added into the global table under stats_mu when it is full: a program
+ * that takes thousands of locks in turn takes stats_mu once per
+ * LH_STAT_SPILL evictions, not at every acquisition. Every slot, and the
+ * spill list, is added at thread exit, dump and process exit. A contended
  * acquisition (its first try failed; wait.c read the clock) goes straight to
  * the global table with its wait time and sets the lock's wait hint, so that
  * the release that ends the wait records its call site (a shared write only
@@ -167,17 +170,36 @@ add_slot(struct lh_stat_slot *s)
 	}
 }
 
-/* The slot belongs to another (lock, site): hand it in and take it over. */
+/* Adds t's spill list into the table; caller holds stats_mu. Only t
+ * itself appends to the list, after writing the entry. */
+static void
+add_spill_locked(struct lh_thread *t)
+{
+	uint32_t n = atomic_load_explicit(&t->nspill, memory_order_acquire);
+
+	for (uint32_t i = 0; i < n && i < LH_STAT_SPILL; i++)
+		add_slot(&t->spill[i]);
+	atomic_store_explicit(&t->nspill, 0, memory_order_relaxed);
+}
+
+/* The slot belongs to another (lock, site): spill it and take it over. */
 void
 lh_stat_miss(struct lh_thread *t, struct lh_stat_slot *s, struct lh_lock *lk, uint64_t id,
 	     uintptr_t site)
 {
 	if (s->lock && s->acq + s->holds) {
-		LH_BUSY_BEGIN(t);
-		lh_mutex_lock(&stats_mu);
-		add_slot(s);
-		lh_mutex_unlock(&stats_mu);
-		LH_BUSY_END(t);
+		uint32_t n = atomic_load_explicit(&t->nspill, memory_order_relaxed);
+
+		if (n == LH_STAT_SPILL) {
+			LH_BUSY_BEGIN(t);
+			lh_mutex_lock(&stats_mu);
+			add_spill_locked(t);
+			lh_mutex_unlock(&stats_mu);
+			LH_BUSY_END(t);
+			n = 0;
+		}
+		t->spill[n] = *s;
+		atomic_store_explicit(&t->nspill, n + 1, memory_order_release);
 	}
 	memset(s, 0, sizeof(*s));
 	s->lock = lk;
@@ -244,12 +266,17 @@ lh_stat_released(struct lh_thread *t, struct lh_held *h, uintptr_t pc)
 	LH_BUSY_END(t);
 }
 
-/* Hands in every slot of t (at thread exit, dumps and process exit). For
- * another thread, the racy reads may miss its latest increments. */
+/* Hands in every slot of t (at thread exit, dumps and process exit), and
+ * with spill its spill list: only for t itself, or at process exit (a
+ * thread that goes on running may be appending to its list right now, and
+ * would then hand the emptied entries in again). For another thread, the
+ * racy reads may miss its latest increments. */
 void
-lh_stats_flush(struct lh_thread *t)
+lh_stats_flush(struct lh_thread *t, bool spill)
 {
 	lh_mutex_lock(&stats_mu);
+	if (spill)
+		add_spill_locked(t);
 	for (int i = 0; i < LH_STAT_SLOTS; i++) {
 		struct lh_stat_slot *s = &t->stats[i];
 
@@ -468,7 +495,7 @@ lh_stats_report(bool at_exit)
 		return;
 	lh_threads_lock();
 	for (struct lh_thread *o = lh_threads_first(); o; o = o->next)
-		lh_stats_flush(o);
+		lh_stats_flush(o, at_exit || o == lh_self);
 	lh_threads_unlock();
 
 	lh_buf_init(&t);
@@ -554,7 +581,13 @@ lh_stats_atfork_parent(void)
 void
 lh_stats_atfork_child(void)
 {
+	struct lh_thread *t = lh_self;
+
 	lh_mutex_reset(&stats_mu);
 	memset(locks_tab, 0, sizeof(locks_tab));
 	memset(class_tab, 0, sizeof(class_tab));
+	if (t) { /* the forking thread's counts are the parent's */
+		memset(t->stats, 0, sizeof(t->stats));
+		atomic_store_explicit(&t->nspill, 0, memory_order_relaxed);
+	}
 }

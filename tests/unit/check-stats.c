@@ -1,0 +1,180 @@
+/* Unit tests for lib/stats.c: per-thread acquisition counters, their
+ * eviction into the spill list and the global table, and the contention
+ * records. */
+#include "config.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "acquire.h"
+#include "check-main.h"
+
+#define NLOCKS 1000 /* far more (lock, site) pairs than a thread has slots */
+
+static pthread_mutex_t locks[NLOCKS];
+static struct lh_lock *lk[NLOCKS];
+static char logpath[64];
+
+static char *
+slurp(const char *path)
+{
+	static char buf[1 << 22];
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd < 0 ? 0 : read(fd, buf, sizeof(buf) - 1);
+
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+static void
+setup(void)
+{
+	int fd;
+
+	ck_assert(lh_ready());
+	strcpy(logpath, "/tmp/lh-check-stats.XXXXXX");
+	fd = mkstemp(logpath);
+	close(fd);
+	unlink(logpath);
+	strcpy(lh_opt.log_path, logpath);
+	lh_opt.stats = LH_STATS_ON;
+	lh_report_init();
+	for (int i = 0; i < NLOCKS; i++) {
+		pthread_mutex_init(&locks[i], NULL);
+		lk[i] = lh_locktab_get(&locks[i], LH_TYPE_MUTEX, 0, 0, false);
+		ck_assert_ptr_nonnull(lk[i]);
+	}
+}
+
+static void
+teardown(void)
+{
+	unlink(logpath);
+}
+
+/* The "acquisitions" of lock i's contention record, or -1. */
+static long
+acquisitions(const char *log, int i)
+{
+	char key[64];
+	const char *p;
+
+	snprintf(key, sizeof(key), "\"scope\":\"lock\",\"lock\":%" PRIu64 ",", lk[i]->id);
+	if (!(p = strstr(log, key)) || !(p = strstr(p, "\"acquisitions\":")))
+		return -1;
+	return strtol(p + strlen("\"acquisitions\":"), NULL, 10);
+}
+
+/* Every lock taken `rounds` times, in turn, from two call sites. */
+static void *
+count_all(void *arg)
+{
+	struct lh_thread *t = lh_enter();
+	int rounds = (int)(long)arg;
+
+	for (int r = 0; r < rounds; r++)
+		for (int i = 0; i < NLOCKS; i++)
+			lh_stat_count(t, lk[i], lk[i]->id, r % 2 ? 0x1000 : 0x2000);
+	lh_leave(t);
+	return NULL;
+}
+
+START_TEST(test_stats_counts_every_acquisition_across_evictions)
+{
+	const char *log;
+
+	/* One thread, 5 rounds over 1000 locks: the slots are evicted all the
+	 * time, into the spill list, into the table. */
+	count_all((void *)5L);
+	lh_stats_report(true);
+	log = slurp(logpath);
+	for (int i = 0; i < NLOCKS; i++)
+		ck_assert_int_eq(acquisitions(log, i), 5);
+}
+END_TEST
+
+START_TEST(test_stats_adds_up_threads_that_exit)
+{
+	pthread_t th[4];
+	const char *log;
+
+	/* Four threads that end: their slots and spill lists are added at
+	 * thread exit (the registry's exit path, as the runtime's). */
+	for (int k = 0; k < 4; k++)
+		pthread_create(&th[k], NULL, count_all, (void *)3L);
+	for (int k = 0; k < 4; k++)
+		pthread_join(th[k], NULL);
+	lh_stats_report(true);
+	log = slurp(logpath);
+	for (int i = 0; i < NLOCKS; i++)
+		ck_assert_int_eq(acquisitions(log, i), 12);
+}
+END_TEST
+
+static pthread_barrier_t step;
+
+/* Counts, lets a dump happen, counts again. */
+static void *
+count_dump_count(void *arg)
+{
+	(void)arg;
+	count_all((void *)2L);
+	pthread_barrier_wait(&step); /* counted */
+	pthread_barrier_wait(&step); /* dumped */
+	count_all((void *)2L);
+	return NULL;
+}
+
+START_TEST(test_stats_a_dump_does_not_count_twice)
+{
+	pthread_t th;
+	const char *log;
+
+	/* A dump while the thread lives hands in its slots (not its spill
+	 * list, which it may be filling): the last record of each lock still
+	 * adds up to exactly what was taken. */
+	pthread_barrier_init(&step, NULL, 2);
+	pthread_create(&th, NULL, count_dump_count, NULL);
+	pthread_barrier_wait(&step);
+	lh_stats_report(false);
+	pthread_barrier_wait(&step);
+	pthread_join(th, NULL);
+	lh_stats_report(true);
+	log = slurp(logpath);
+	for (int i = 0; i < NLOCKS; i++) {
+		char key[64];
+		const char *p = log, *last = NULL;
+
+		snprintf(key, sizeof(key), "\"scope\":\"lock\",\"lock\":%" PRIu64 ",",
+			 lk[i]->id);
+		while ((p = strstr(p, key)) != NULL)
+			last = p++;
+		ck_assert_ptr_nonnull(last);
+		ck_assert_int_eq(acquisitions(last, i), 4);
+	}
+}
+END_TEST
+
+static Suite *
+stats_suite(void)
+{
+	Suite *s = suite_create("stats");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_stats_counts_every_acquisition_across_evictions);
+	tcase_add_test(tc, test_stats_adds_up_threads_that_exit);
+	tcase_add_test(tc, test_stats_a_dump_does_not_count_twice);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(stats_suite)
