@@ -16,9 +16,11 @@
  * the release that ends the wait records its call site (a shared write only
  * on that path). stats=hold reads the clock at every acquire and release.
  *
- * Memory: one entry per lock that was taken; when a lock is destroyed its
- * entry is folded into its class (the init call site) and freed, so a
- * program that churns locks keeps one entry per class.
+ * Memory: one entry per lock that was taken (about 130 bytes, and 64 per
+ * call site, allocated as they come: most locks have one or two); when a
+ * lock is destroyed its entry is folded into its class (the init call
+ * site) and freed, so a program that churns locks keeps one entry per
+ * class.
  */
 #include "config.h"
 
@@ -47,7 +49,8 @@ struct lstats {
 	uint64_t acq, contended, wait_ns, wait_max;
 	uint64_t holds, hold_ns, hold_max;
 	uint32_t nsites, more_sites;
-	struct site sites[MAX_SITES];
+	uint32_t cap;	     /* sites allocated: 2, 4, 8, then MAX_SITES */
+	struct site *sites;
 	struct lstats *next; /* hash chain */
 };
 
@@ -137,9 +140,23 @@ site_of(struct lstats *e, uintptr_t pc)
 	for (uint32_t i = 0; i < e->nsites; i++)
 		if (e->sites[i].pc == pc)
 			return &e->sites[i];
-	if (e->nsites == MAX_SITES) {
-		e->more_sites++;
-		return NULL;
+	if (e->nsites == e->cap) {
+		uint32_t cap = e->cap ? e->cap * 2 : 2;
+		struct site *n;
+
+		if (e->cap == MAX_SITES) {
+			e->more_sites++;
+			return NULL;
+		}
+		n = lh_realloc(e->sites, e->cap * sizeof(*n), cap * sizeof(*n));
+		if (!n) {
+			lh_warn_once(&oom_warned,
+			             "out of memory for lock statistics; some are lost");
+			e->more_sites++;
+			return NULL;
+		}
+		e->sites = n;
+		e->cap = cap;
 	}
 	e->sites[e->nsites].pc = pc;
 	return &e->sites[e->nsites++];
@@ -339,6 +356,8 @@ lh_stats_retire(struct lh_lock *lk)
 		*pp = e->next;
 		if ((c = class_of(e->cls, &e->who)) != NULL)
 			fold(c, e);
+		if (e->sites)
+			lh_free(e->sites, e->cap * sizeof(*e->sites));
 		lh_free(e, sizeof(*e));
 		break;
 	}
