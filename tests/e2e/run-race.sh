@@ -157,6 +157,14 @@ check "two steps: built without libtsan" \
 	sh -c "ldd '$TMP/two-step' | grep -q liblockhound && ! ldd '$TMP/two-step' | grep -q libtsan"
 LD_LIBRARY_PATH="$LOCKHOUND_LIBDIR" "$TMP/two-step" racy >/dev/null 2>"$TMP/two-step.err"
 check "two steps: the race is reported" [ "$(headlines "$TMP/two-step.err" data-race)" -ge 1 ]
+# A program whose only use of lockhound is an assertion (a weak reference):
+# Debian's gcc links --as-needed, and --libs must keep the runtime anyway.
+printf '%s\n' '#include <pthread.h>' '#include "lockhound.h"' \
+	'static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;' \
+	'int main(void) { lh_assert_held(&m); return 0; }' >"$TMP/weak.c"
+gcc $(pc --cflags) -I"$LOCKHOUND_INCLUDEDIR" -o "$TMP/weak" "$TMP/weak.c" -L"$LOCKHOUND_LIBDIR" $(pc --libs)
+LD_LIBRARY_PATH="$LOCKHOUND_LIBDIR" "$TMP/weak" 2>"$TMP/weak.err"
+expect_eq "pkg-config --libs keeps the runtime for an assertion alone" 1 "$(headlines "$TMP/weak.err" misuse)"
 clang -g -O0 -fsanitize=thread -fno-sanitize-link-runtime -o "$TMP/one-step" \
 	"$SRC/race-counter.c" -L"$LOCKHOUND_LIBDIR" -llockhound -pthread
 LD_LIBRARY_PATH="$LOCKHOUND_LIBDIR" "$TMP/one-step" racy >/dev/null 2>"$TMP/one-step.err"
