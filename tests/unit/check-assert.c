@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check-log.h"
 #include "check-main.h"
 #include "acquire.h"
 #include "lockhound.h"
@@ -20,53 +21,24 @@
 static char logpath[64], errpath[64];
 static int saved_stderr = -1;
 
-static char *
-slurp(const char *path)
-{
-	static char buf[1 << 16];
-	int fd = open(path, O_RDONLY);
-	ssize_t n = fd < 0 ? 0 : read(fd, buf, sizeof(buf) - 1);
-
-	if (fd >= 0)
-		close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return buf;
-}
-
 static int
 reports(void)
 {
-	int n = 0;
-
-	for (const char *p = slurp(logpath); (p = strstr(p, "\"what\":\"not-held\"")); p++)
-		n++;
-	return n;
+	return check_count(check_slurp(logpath), "\"what\":\"not-held\"");
 }
 
 static void
 setup(void)
 {
-	int fd;
-
 	ck_assert(lh_ready());
-	strcpy(logpath, "/tmp/lh-check-assert.XXXXXX");
-	fd = mkstemp(logpath);
-	close(fd);
-	unlink(logpath);
-	strcpy(lh_opt.log_path, logpath);
-	lh_report_init();
-	strcpy(errpath, "/tmp/lh-check-assert-err.XXXXXX");
-	fd = mkstemp(errpath);
-	if (saved_stderr < 0)
-		saved_stderr = dup(2);
-	dup2(fd, 2);
-	close(fd);
+	check_fresh_log(logpath, "assert");
+	check_capture_stderr(errpath, "assert", &saved_stderr);
 }
 
 static void
 teardown(void)
 {
-	dup2(saved_stderr, 2);
+	check_restore_stderr(saved_stderr);
 	unlink(logpath);
 	unlink(errpath);
 }
@@ -130,8 +102,8 @@ START_TEST(test_assert_not_held_is_reported_once_per_call_site)
 	for (int k = 0; k < 3; k++)
 		lh_assert_held(&never_locked);
 	ck_assert_int_eq(reports(), 1);
-	ck_assert(strstr(slurp(logpath), "\"kind\":\"misuse\"") != NULL);
-	err = slurp(errpath);
+	ck_assert(strstr(check_slurp(logpath), "\"kind\":\"misuse\"") != NULL);
+	err = check_slurp(errpath);
 	ck_assert_msg(strstr(err, "lockhound: misuse: not-held: lh_assert_held: this thread "
 				  "does not hold the lock") != NULL,
 		      "%s", err);
@@ -236,7 +208,7 @@ START_TEST(test_assert_read_hold_is_not_a_write_hold)
 	lh_assert_wrheld(&rw);
 	untrack(&rw, LH_TYPE_RWLOCK);
 	ck_assert_int_eq(reports(), 1);
-	ck_assert(strstr(slurp(errpath), "holds the lock only for reading") != NULL);
+	ck_assert(strstr(check_slurp(errpath), "holds the lock only for reading") != NULL);
 }
 END_TEST
 

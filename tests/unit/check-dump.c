@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "acquire.h"
+#include "check-log.h"
 #include "check-main.h"
 
 static pthread_mutex_t m1 = PTHREAD_MUTEX_INITIALIZER, m2 = PTHREAD_MUTEX_INITIALIZER;
@@ -73,16 +74,6 @@ stderr_text(void)
 	}
 	buf[n > 0 ? n : 0] = '\0';
 	return strdup(buf);
-}
-
-static int
-count(const char *hay, const char *needle)
-{
-	int n = 0;
-
-	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
-		n++;
-	return n;
 }
 
 static void
@@ -192,9 +183,9 @@ START_TEST(test_dump_lists_threads_their_locks_and_stacks)
 		ck_assert_msg(strstr(text, line), "%s", text);
 	}
 	snprintf(line, sizeof(line), " ms, held by thread %d", (int)lh_gettid());
-	ck_assert_int_eq(count(text, line), 3);
-	ck_assert_int_eq(count(text, "    stack:\n"), 4);
-	ck_assert_int_eq(count(text, " in waiter+0x"), 3);
+	ck_assert_int_eq(check_count(text, line), 3);
+	ck_assert_int_eq(check_count(text, "    stack:\n"), 4);
+	ck_assert_int_eq(check_count(text, " in waiter+0x"), 3);
 	free(text);
 }
 END_TEST
@@ -235,7 +226,7 @@ START_TEST(test_dump_names_a_thread_that_blocks_its_signal)
 	lh_leave(t);
 	pthread_barrier_wait(&step);
 	pthread_join(th, NULL);
-	ck_assert_int_eq(count(text,
+	ck_assert_int_eq(check_count(text,
 	                       "\"unit-blocker\": running\n    stack unknown: the thread "
 	                       "blocks SIGRTMIN+28, the signal that asks for it\n"),
 	                 2);
@@ -297,7 +288,7 @@ START_TEST(test_dump_finds_a_deadlock_first)
 	ck_assert_msg(
 	    strncmp(head, "  deadlock found: 2 threads wait for each other\n", 48) == 0,
 	    "%s", text);
-	ck_assert_int_eq(count(head, " waits for m"), 2);
+	ck_assert_int_eq(check_count(head, " waits for m"), 2);
 	free(text);
 }
 END_TEST
@@ -414,7 +405,7 @@ START_TEST(test_dump_thread_serves_the_signal_and_ticks)
 		nap(2);
 	ck_assert_msg(strstr(slurp(path), "\"kind\":\"thread-dump\""), "%s", slurp(path));
 	/* The dump thread is not in its own dump; this one thread is. */
-	ck_assert_int_eq(count(slurp(path), "{\"tid\":"), 1);
+	ck_assert_int_eq(check_count(slurp(path), "{\"tid\":"), 1);
 	tick = atomic_load(&lh_tick_ms);
 	for (n = 0; atomic_load(&lh_tick_ms) == tick && n < 5000; n++)
 		nap(1);
@@ -494,7 +485,7 @@ START_TEST(test_dump_keeps_the_programs_action_for_its_signal)
 	give(t, &m1);
 	lh_leave(t);
 	pthread_join(th, NULL);
-	ck_assert_int_eq(count(text, "    stack:\n"), 2);
+	ck_assert_int_eq(check_count(text, "    stack:\n"), 2);
 	ck_assert_int_eq(atomic_load(&app_hits), 1);
 	free(text);
 }
@@ -519,10 +510,10 @@ START_TEST(test_dump_yields_its_signal_to_the_program)
 	text = stderr_text();
 	ck_assert_int_eq(atomic_load(&app_hits), 1);
 	ck_assert_int_eq(
-	    count(text, "lockhound: warning: the program installed its own SIGUSR1 "
+	    check_count(text, "lockhound: warning: the program installed its own SIGUSR1 "
 	                "action; it wins"),
 	    1);
-	ck_assert_int_eq(count(text, "thread-dump"), 0);
+	ck_assert_int_eq(check_count(text, "thread-dump"), 0);
 	free(text);
 }
 END_TEST

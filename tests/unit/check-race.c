@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check-log.h"
 #include "check-main.h"
 #include "lockhound-private.h"
 
@@ -62,48 +63,13 @@ enum { RELAXED, CONSUME, ACQUIRE, RELEASE, ACQ_REL, SEQ_CST };
 static char logpath[64], errpath[64];
 static int saved_stderr = -1;
 
-static char *
-slurp(const char *path)
-{
-	static char buf[1 << 17];
-	int fd = open(path, O_RDONLY);
-	ssize_t n = fd < 0 ? 0 : read(fd, buf, sizeof(buf) - 1);
-
-	if (fd >= 0)
-		close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return buf;
-}
-
-static int
-count(const char *hay, const char *needle)
-{
-	int n = 0;
-
-	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
-		n++;
-	return n;
-}
-
 /* Every watch window short, and every access sampled. */
 static void
 setup(void)
 {
-	int fd;
-
 	ck_assert(lh_ready());
-	strcpy(logpath, "/tmp/lh-check-race.XXXXXX");
-	fd = mkstemp(logpath);
-	close(fd);
-	unlink(logpath);
-	strcpy(lh_opt.log_path, logpath);
-	lh_report_init();
-	strcpy(errpath, "/tmp/lh-check-race-err.XXXXXX");
-	fd = mkstemp(errpath);
-	if (saved_stderr < 0)
-		saved_stderr = dup(2);
-	dup2(fd, 2);
-	close(fd);
+	check_fresh_log(logpath, "race");
+	check_capture_stderr(errpath, "race", &saved_stderr);
 	lh_opt.race_sample = 1;
 	lh_opt.race_delay = 20;
 	lh_race_init();
@@ -112,7 +78,7 @@ setup(void)
 static void
 teardown(void)
 {
-	dup2(saved_stderr, 2);
+	check_restore_stderr(saved_stderr);
 	unlink(logpath);
 	unlink(errpath);
 }
@@ -426,7 +392,7 @@ run_pair(void *(*a)(void *), void *(*b)(void *), int ms, const char *until)
 	pthread_create(&t[0], NULL, a, NULL);
 	pthread_create(&t[1], NULL, b, NULL);
 	for (int k = 0; k < (until ? 60000 : ms); k++) {
-		if (until && strstr(slurp(logpath), until))
+		if (until && strstr(check_slurp(logpath), until))
 			break;
 		usleep(1000);
 	}
@@ -442,13 +408,13 @@ START_TEST(test_race_read_write_is_reported_in_the_act)
 	char *log, *err;
 
 	ck_assert_uint_ge(run_pair(reader, writer, 0, "\"how\":\"concurrent\""), 1);
-	log = slurp(logpath);
+	log = check_slurp(logpath);
 	ck_assert_msg(strstr(log, "\"how\":\"concurrent\"") != NULL, "%s", log);
 	ck_assert(strstr(log, "\"symbol\":{\"name\":\"racy\"") != NULL);
 	ck_assert(strstr(log, "\"size\":4,\"write\":true,\"atomic\":false") != NULL);
 	ck_assert(strstr(log, "\"size\":4,\"write\":false,\"atomic\":false") != NULL);
-	ck_assert_int_ge(count(log, "\"stack\":[{\"pc\":"), 2);
-	err = slurp(errpath);
+	ck_assert_int_ge(check_count(log, "\"stack\":[{\"pc\":"), 2);
+	err = check_slurp(errpath);
 	ck_assert_msg(strstr(err, "lockhound: data-race: ") != NULL, "%s", err);
 	ck_assert(strstr(err, " at racy (0x") != NULL);
 	ck_assert(strstr(err, " in reader+0x") != NULL);
@@ -465,8 +431,8 @@ START_TEST(test_race_each_pair_is_reported_once)
 	 * race again and again, and are reported once. */
 	run_pair(reader, writer, 0, "\"how\":\"concurrent\"");
 	run_pair(reader, writer, 300, NULL);
-	log = slurp(logpath);
-	ck_assert_int_eq(count(log, "\"how\":\"concurrent\""), 1);
+	log = check_slurp(logpath);
+	ck_assert_int_eq(check_count(log, "\"how\":\"concurrent\""), 1);
 }
 END_TEST
 
@@ -478,8 +444,8 @@ START_TEST(test_race_each_variable_is_reported_once)
 	 * again (as TSan's suppress_equal_addresses). */
 	run_pair(reader, writer, 0, "\"how\":\"concurrent\"");
 	run_pair(reader, other_writer, 300, NULL);
-	log = slurp(logpath);
-	ck_assert_int_eq(count(log, "\"how\":\"concurrent\""), 1);
+	log = check_slurp(logpath);
+	ck_assert_int_eq(check_count(log, "\"how\":\"concurrent\""), 1);
 }
 END_TEST
 
@@ -488,10 +454,10 @@ START_TEST(test_race_uninstrumented_writer_changes_the_value)
 	char *log;
 
 	ck_assert_uint_ge(run_pair(reader, blind_writer, 0, "value-change"), 1);
-	log = slurp(logpath);
+	log = check_slurp(logpath);
 	ck_assert_msg(strstr(log, "\"how\":\"value-change\"") != NULL, "%s", log);
 	ck_assert(strstr(log, "\"old\":\"0x") != NULL);
-	ck_assert(strstr(slurp(errpath), " changed under it: 0x") != NULL);
+	ck_assert(strstr(check_slurp(errpath), " changed under it: 0x") != NULL);
 }
 END_TEST
 
@@ -535,7 +501,7 @@ START_TEST(test_race_plain_write_against_atomic_read_is_a_race)
 	char *log;
 
 	ck_assert_uint_ge(run_pair(writer, atomic_reader, 0, "\"atomic\":true"), 1);
-	log = slurp(logpath);
+	log = check_slurp(logpath);
 	ck_assert(strstr(log, "\"write\":false,\"atomic\":true") != NULL);
 }
 END_TEST
@@ -577,7 +543,7 @@ START_TEST(test_race_ranges_and_unaligned_accesses_overlap)
 {
 	ck_assert_uint_ge(
 	    run_pair(range_writer, unaligned_reader, 0, "\"name\":\"buffer\""), 1);
-	ck_assert(strstr(slurp(logpath), "\"symbol\":{\"name\":\"buffer\"") != NULL);
+	ck_assert(strstr(check_slurp(logpath), "\"symbol\":{\"name\":\"buffer\"") != NULL);
 }
 END_TEST
 

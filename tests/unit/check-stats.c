@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "acquire.h"
+#include "check-log.h"
 #include "check-main.h"
 
 #define NLOCKS 1000 /* far more (lock, site) pairs than a thread has slots */
@@ -20,32 +21,12 @@ static pthread_mutex_t locks[NLOCKS];
 static struct lh_lock *lk[NLOCKS];
 static char logpath[64];
 
-static char *
-slurp(const char *path)
-{
-	static char buf[1 << 22];
-	int fd = open(path, O_RDONLY);
-	ssize_t n = fd < 0 ? 0 : read(fd, buf, sizeof(buf) - 1);
-
-	if (fd >= 0)
-		close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return buf;
-}
-
 static void
 setup(void)
 {
-	int fd;
-
 	ck_assert(lh_ready());
-	strcpy(logpath, "/tmp/lh-check-stats.XXXXXX");
-	fd = mkstemp(logpath);
-	close(fd);
-	unlink(logpath);
-	strcpy(lh_opt.log_path, logpath);
 	lh_opt.stats = LH_STATS_ON;
-	lh_report_init();
+	check_fresh_log(logpath, "stats");
 	for (int i = 0; i < NLOCKS; i++) {
 		pthread_mutex_init(&locks[i], NULL);
 		lk[i] = lh_locktab_get(&locks[i], LH_TYPE_MUTEX, 0, 0, false);
@@ -94,7 +75,7 @@ START_TEST(test_stats_counts_every_acquisition_across_evictions)
 	 * time, into the spill list, into the table. */
 	count_all((void *)5L);
 	lh_stats_report(true);
-	log = slurp(logpath);
+	log = check_slurp(logpath);
 	for (int i = 0; i < NLOCKS; i++)
 		ck_assert_int_eq(acquisitions(log, i), 5);
 }
@@ -112,7 +93,7 @@ START_TEST(test_stats_adds_up_threads_that_exit)
 	for (int k = 0; k < 4; k++)
 		pthread_join(th[k], NULL);
 	lh_stats_report(true);
-	log = slurp(logpath);
+	log = check_slurp(logpath);
 	for (int i = 0; i < NLOCKS; i++)
 		ck_assert_int_eq(acquisitions(log, i), 12);
 }
@@ -147,7 +128,7 @@ START_TEST(test_stats_a_dump_does_not_count_twice)
 	pthread_barrier_wait(&step);
 	pthread_join(th, NULL);
 	lh_stats_report(true);
-	log = slurp(logpath);
+	log = check_slurp(logpath);
 	for (int i = 0; i < NLOCKS; i++) {
 		char key[64];
 		const char *p = log, *last = NULL;
