@@ -162,36 +162,44 @@ resolve_all(void)
  * libtsan is in the process (lh_tsan, found at start-up by race.c).
  * libtsan interposes the __pthread_* aliases too, with nothing behind some
  * of them, and does not see the others; then the real function is the next
- * public one after us: TSan's interceptor, or glibc's.
+ * public one after us: TSan's interceptor, or glibc's. One pointer each,
+ * switched once by lh_intercept_defer_to_tsan(): the wrappers' calls test
+ * nothing.
  */
-#define REAL_GLIBC(fn, name, params, args)                                               \
-	static int(*public_##fn) params;                                                 \
-	static inline int real_##fn params                                               \
-	{                                                                                \
-		if (LH_UNLIKELY(lh_tsan)) {                                              \
-			if (LH_UNLIKELY(!public_##fn))                                   \
-				public_##fn = (__typeof__(public_##fn))next_symbol(name, NULL); \
-			return public_##fn args;                                         \
-		}                                                                        \
-		return glibc_##fn args;                                                  \
-	}
+#define REAL_GLIBC(fn, name, params, args) static int(*real_##fn) params = glibc_##fn;
+#define REAL_GLIBC_LIST(X)                                                               \
+	X(mutex_lock, "pthread_mutex_lock", (pthread_mutex_t * m), (m))                  \
+	X(mutex_trylock, "pthread_mutex_trylock", (pthread_mutex_t * m), (m))            \
+	X(mutex_unlock, "pthread_mutex_unlock", (pthread_mutex_t * m), (m))              \
+	X(mutex_init, "pthread_mutex_init",                                              \
+	  (pthread_mutex_t * m, const pthread_mutexattr_t *attr), (m, attr))             \
+	X(mutex_destroy, "pthread_mutex_destroy", (pthread_mutex_t * m), (m))            \
+	X(rwlock_rdlock, "pthread_rwlock_rdlock", (pthread_rwlock_t * rw), (rw))         \
+	X(rwlock_wrlock, "pthread_rwlock_wrlock", (pthread_rwlock_t * rw), (rw))         \
+	X(rwlock_tryrdlock, "pthread_rwlock_tryrdlock", (pthread_rwlock_t * rw), (rw))   \
+	X(rwlock_trywrlock, "pthread_rwlock_trywrlock", (pthread_rwlock_t * rw), (rw))   \
+	X(rwlock_unlock, "pthread_rwlock_unlock", (pthread_rwlock_t * rw), (rw))         \
+	X(rwlock_init, "pthread_rwlock_init",                                            \
+	  (pthread_rwlock_t * rw, const pthread_rwlockattr_t *attr), (rw, attr))         \
+	X(rwlock_destroy, "pthread_rwlock_destroy", (pthread_rwlock_t * rw), (rw))       \
+	X(sigaction, "sigaction",                                                        \
+	  (int sig, const struct sigaction *act, struct sigaction *old), (sig, act, old))
 
-REAL_GLIBC(mutex_lock, "pthread_mutex_lock", (pthread_mutex_t * m), (m))
-REAL_GLIBC(mutex_trylock, "pthread_mutex_trylock", (pthread_mutex_t * m), (m))
-REAL_GLIBC(mutex_unlock, "pthread_mutex_unlock", (pthread_mutex_t * m), (m))
-REAL_GLIBC(mutex_init, "pthread_mutex_init",
-	   (pthread_mutex_t * m, const pthread_mutexattr_t *attr), (m, attr))
-REAL_GLIBC(mutex_destroy, "pthread_mutex_destroy", (pthread_mutex_t * m), (m))
-REAL_GLIBC(rwlock_rdlock, "pthread_rwlock_rdlock", (pthread_rwlock_t * rw), (rw))
-REAL_GLIBC(rwlock_wrlock, "pthread_rwlock_wrlock", (pthread_rwlock_t * rw), (rw))
-REAL_GLIBC(rwlock_tryrdlock, "pthread_rwlock_tryrdlock", (pthread_rwlock_t * rw), (rw))
-REAL_GLIBC(rwlock_trywrlock, "pthread_rwlock_trywrlock", (pthread_rwlock_t * rw), (rw))
-REAL_GLIBC(rwlock_unlock, "pthread_rwlock_unlock", (pthread_rwlock_t * rw), (rw))
-REAL_GLIBC(rwlock_init, "pthread_rwlock_init",
-	   (pthread_rwlock_t * rw, const pthread_rwlockattr_t *attr), (rw, attr))
-REAL_GLIBC(rwlock_destroy, "pthread_rwlock_destroy", (pthread_rwlock_t * rw), (rw))
-REAL_GLIBC(sigaction, "sigaction",
-	   (int sig, const struct sigaction *act, struct sigaction *old), (sig, act, old))
+REAL_GLIBC_LIST(REAL_GLIBC)
+
+/* libtsan is here (race.c, at start-up): call the next public functions. */
+void
+lh_intercept_defer_to_tsan(void)
+{
+#define DEFER(fn, name, params, args)                                                    \
+	{                                                                                \
+		void *p_ = next_symbol(name, NULL);                                      \
+		if (p_)                                                                  \
+			real_##fn = (__typeof__(real_##fn))p_;                           \
+	}
+	REAL_GLIBC_LIST(DEFER)
+#undef DEFER
+}
 
 /* As early as we can: a first lookup later could take the loader lock while
  * the caller holds a lock that a thread inside dlopen waits for. */

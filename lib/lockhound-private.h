@@ -786,6 +786,7 @@ struct lh_race_info {
 };
 
 extern bool lh_tsan; /* libtsan is in the process: defer to it */
+void lh_intercept_defer_to_tsan(void);
 
 void lh_race_init(void);
 void lh_race_atfork_child(void);

@@ -1184,6 +1184,13 @@ tsan_present(void)
 	return false;
 }
 
+/* intercept.c's in the runtime (switches its calls to the next public
+ * functions); the unit tests' library has no wrappers to switch. */
+__attribute__((weak)) void
+lh_intercept_defer_to_tsan(void)
+{
+}
+
 /* At start-up, from lh_init_slow: options, and whether libtsan is here. */
 void
 lh_race_init(void)
@@ -1195,6 +1202,7 @@ lh_race_init(void)
 		    "ThreadSanitizer (libtsan) is in this process: lockhound leaves the "
 		    "-fsanitize=thread hooks and race detection to it");
 		lh_tsan = true;
+		lh_intercept_defer_to_tsan();
 		forward = true;
 		return;
 	}
