@@ -249,57 +249,107 @@ lh_held_grow_slow(struct lh_thread *t)
  * acquisition is as good as before it here: the thread did not wait, so
  * this call cannot have deadlocked.
  *
- * The common case (the lock known, no re-entry, room on the held stack, the
- * chain known to this thread, its statistics slot in place) makes no call:
- * everything else ends in a tail call to a complete general path, which
- * starts over (nothing is committed before the last store). So neither
- * this function nor the wrappers need to save a register.
+ * The common case (the lock in this thread's statistics slot for this call
+ * site, no re-entry, room on the held stack, the chain known to this
+ * thread) makes no call and does not look in the lock table: the slot names
+ * the lock's node, which is still this lock's while its address and id
+ * match (a destroyed lock's node has address 0 or a new id). Everything
+ * else ends in a tail call to a complete general path, which starts over
+ * (nothing is committed before the last store).
  */
+static int took_nested(struct lh_thread *t, struct lh_stat_slot *st, const void *addr,
+		       uintptr_t pc, uintptr_t cfa, unsigned htm);
+
+/* The held entry of a lock lh_took() found in st (no call, no errno). */
+static inline __attribute__((always_inline)) void
+took_push(struct lh_thread *t, uint32_t n, struct lh_stat_slot *st, uintptr_t addr,
+	  uint64_t chain, uintptr_t pc, uintptr_t cfa, unsigned htm)
+{
+	struct lh_held *h = &t->held[n];
+
+	st->acq++;
+	h->lock = st->lock;
+	h->id = st->id;
+	h->addr = addr;
+	h->chain = chain;
+	h->pc = pc;
+	h->cfa = cfa;
+	h->stack = 0;
+	h->count = 1;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	{ /* since_ms, mode, how (and the padding): one store */
+		uint64_t word = atomic_load_explicit(&lh_tick_ms, memory_order_relaxed) |
+				(uint64_t)(uint16_t)htm << 32;
+
+		_Static_assert(offsetof(struct lh_held, mode) == offsetof(struct lh_held, since_ms) + 4 &&
+				   offsetof(struct lh_held, how) == offsetof(struct lh_held, mode) + 1 &&
+				   offsetof(struct lh_held, pad) == offsetof(struct lh_held, how) + 1,
+			       "since_ms, mode, how, pad: one 8-byte word");
+		memcpy(&h->since_ms, &word, sizeof(word));
+	}
+#else
+	h->since_ms = atomic_load_explicit(&lh_tick_ms, memory_order_relaxed);
+	h->mode = (uint8_t)LH_TOOK_MODE(htm);
+	h->how = (uint8_t)LH_TOOK_HOW(htm);
+#endif
+	t->nheld = n + 1;
+}
+
 int
 lh_took(const void *addr, uintptr_t pc, uintptr_t cfa, unsigned htm)
 {
 	struct lh_thread *t = lh_self;
 	struct lh_stat_slot *st;
-	struct lh_held *h;
 	struct lh_lock *lk;
-	uint64_t chain = 0;
-	uint32_t n;
 
 	if (LH_UNLIKELY(!t) || LH_UNLIKELY(t->busy))
 		goto slow;
-	lk = lh_locktab_find(addr);
-	if (LH_UNLIKELY(!lk))
+	st = &t->stats[lh_stat_index((uintptr_t)addr, pc)];
+	if (LH_UNLIKELY(st->addr != (uintptr_t)addr) || LH_UNLIKELY(st->site != pc))
 		goto slow;
-	n = t->nheld;
+	lk = st->lock;
+	if (LH_UNLIKELY(atomic_load_explicit(&lk->addr, memory_order_relaxed) != (uintptr_t)addr) ||
+	    LH_UNLIKELY(lk->id != st->id) || LH_UNLIKELY(lh_opt.stats == LH_STATS_HOLD))
+		goto slow;
+	if (t->nheld != 0) /* an order to check: out of line, to keep this a leaf */
+		return took_nested(t, st, addr, pc, cfa, htm);
+	/* The outermost lock: no re-entry possible, room for it (held_cap is
+	 * at least LH_HELD_INLINE), its chain key made lazily. */
+	took_push(t, 0, st, (uintptr_t)addr, 0, pc, cfa, htm);
+	return 0;
+slow:
+	return lh_took_slow(addr, pc, cfa, htm);
+}
+
+/* lh_took() with locks held: re-entry, room, the chain in the cache. */
+static __attribute__((noinline)) int
+took_nested(struct lh_thread *t, struct lh_stat_slot *st, const void *addr, uintptr_t pc,
+	    uintptr_t cfa, unsigned htm)
+{
+	uint32_t n = t->nheld;
+	const struct lh_held *prev;
+	uint64_t chain;
+
 	if (LH_UNLIKELY(n == t->held_cap))
 		goto slow;
-	for (uint32_t i = n; i-- > 0;)
-		if (LH_UNLIKELY(t->held[i].lock == lk))
-			goto slow;
-	if (n != 0) {
-		chain = lh_chain_mix(lh_chain_at(t, n - 1), lk->id, htm & 15);
-		if ((htm >> 8) != LH_TRY && LH_UNLIKELY(!lh_chain_cached(t, chain)))
-			goto slow;
-	}
-	st = &t->stats[lh_stat_index(lk, pc)];
-	if (LH_UNLIKELY(lh_opt.stats != LH_STATS_ON) || LH_UNLIKELY(st->lock != lk) ||
-	    LH_UNLIKELY(st->site != pc) || LH_UNLIKELY(st->id != lk->id))
+	prev = &t->held[n - 1];
+	/* The outermost lock's key is made when a second lock needs it. */
+	chain = prev->chain ? prev->chain : lh_chain_mix(0, prev->lock->salt, prev->mode);
+	chain = lh_chain_mix(chain, st->lock->salt, LH_TOOK_MODE(htm));
+	if (LH_TOOK_HOW(htm) == LH_TRY) {
+		/* A trylock's order is not checked: look for a re-entry. */
+		const struct lh_held *held = t->held;
+
+		for (const struct lh_held *h = held + n; h-- != held;)
+			if (LH_UNLIKELY(h->addr == (uintptr_t)addr))
+				goto slow;
+	} else if (LH_UNLIKELY(!lh_chain_cached(t, chain))) {
 		goto slow;
-	st->acq++;
-	h = &t->held[n];
-	h->lock = lk;
-	h->id = lk->id;
-	h->addr = (uintptr_t)addr;
-	h->chain = chain;
-	h->pc = pc;
-	h->cfa = cfa;
-	/* stack 0, count 1; since_ms, mode, how: two stores */
-	h->stack = 0;
-	h->count = 1;
-	h->since_ms = atomic_load_explicit(&lh_tick_ms, memory_order_relaxed);
-	h->mode = (uint8_t)(htm & 15);
-	h->how = (uint8_t)(htm >> 8);
-	t->nheld = n + 1;
+	}
+	/* Else no re-entry either: a chain in the cache was validated, and
+	 * validation (lh_before_lock) comes after the re-entry check; the key
+	 * names the whole held sequence with this lock last. */
+	took_push(t, n, st, (uintptr_t)addr, chain, pc, cfa, htm);
 	return 0;
 slow:
 	return lh_took_slow(addr, pc, cfa, htm);
@@ -310,15 +360,15 @@ int
 lh_took_slow(const void *addr, uintptr_t pc, uintptr_t cfa, unsigned htm)
 {
 	struct lh_thread *t = lh_fast_self();
-	enum lh_how how = (enum lh_how)(htm >> 8);
+	enum lh_how how = (enum lh_how)LH_TOOK_HOW(htm);
 	int slot;
 
 	if (!t)
 		return 0;
 	/* The lock is taken: its order is checked as a blocking one would be,
 	 * unless it was a trylock (a timed lock's order counts once taken). */
-	slot = lh_before_lock(t, addr, (enum lh_lock_type)(htm >> 4 & 15),
-			      (enum lh_mode)(htm & 15), how == LH_TIMED ? LH_BLOCKING : how, pc,
+	slot = lh_before_lock(t, addr, (enum lh_lock_type)LH_TOOK_TYPE(htm),
+			      (enum lh_mode)LH_TOOK_MODE(htm), how == LH_TIMED ? LH_BLOCKING : how, pc,
 			      cfa);
 	lh_after_lock(t, slot, addr);
 	return 0;
@@ -338,8 +388,7 @@ lh_after_slow(struct lh_thread *t, int slot, const void *addr)
 	if ((uint32_t)slot < n) {
 		if (h->addr == (uintptr_t)addr) {
 			h->count++;
-			if (lh_opt.stats != LH_STATS_OFF)
-				lh_stat_count(t, h->lock, h->id, h->pc);
+			lh_stat_count(t, h->lock, h->id, h->addr, h->pc);
 		}
 		return;
 	}
@@ -348,11 +397,9 @@ lh_after_slow(struct lh_thread *t, int slot, const void *addr)
 	if (h->how == LH_TIMED && n > 0 && !lh_chain_cached(t, h->chain))
 		lh_validate(t, h);
 	t->nheld = n + 1;
-	if (lh_opt.stats != LH_STATS_OFF) {
-		lh_stat_count(t, h->lock, h->id, h->pc);
-		if (lh_opt.stats == LH_STATS_HOLD)
-			h->since_ns = lh_now_ns();
-	}
+	lh_stat_count(t, h->lock, h->id, h->addr, h->pc);
+	if (lh_opt.stats == LH_STATS_HOLD)
+		h->since_ns = lh_now_ns();
 }
 
 /* lh_on_unlock() beyond popping the top: re-entries, out-of-order unlocks,
@@ -379,7 +426,7 @@ lh_unlock_slow(struct lh_thread *t, const void *addr, uint32_t n, enum lh_lock_t
 		for (uint32_t k = i; k + 1 < n; k++) {
 			t->held[k] = t->held[k + 1];
 			t->held[k].chain = lh_chain_mix(k ? lh_chain_at(t, k - 1) : 0,
-							t->held[k].id, t->held[k].mode);
+							t->held[k].lock->salt, t->held[k].mode);
 		}
 		t->nheld = n - 1;
 		return;

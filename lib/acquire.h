@@ -87,7 +87,7 @@ lh_chain_at(struct lh_thread *t, uint32_t i)
 	struct lh_held *h = &t->held[i];
 
 	if (LH_UNLIKELY(h->chain == 0))
-		h->chain = lh_chain_mix(0, h->id, h->mode);
+		h->chain = lh_chain_mix(0, h->lock->salt, h->mode);
 	return h->chain;
 }
 
@@ -129,7 +129,7 @@ lh_before_lock(struct lh_thread *t, const void *addr, enum lh_lock_type type,
 		h->chain = 0; /* made when a second lock needs it (lh_chain_at) */
 		return 0;
 	}
-	h->chain = lh_chain_mix(lh_chain_at(t, n - 1), lk->id, mode);
+	h->chain = lh_chain_mix(lh_chain_at(t, n - 1), lk->salt, mode);
 	if (how == LH_BLOCKING && LH_UNLIKELY(!lh_chain_cached(t, h->chain)))
 		lh_validate(t, h);
 	return (int)n;
@@ -138,8 +138,12 @@ lh_before_lock(struct lh_thread *t, const void *addr, enum lh_lock_type type,
 int lh_took(const void *addr, uintptr_t pc, uintptr_t cfa, unsigned how_type_mode);
 int lh_took_slow(const void *addr, uintptr_t pc, uintptr_t cfa, unsigned how_type_mode);
 
-/* lh_took()'s last argument: how, type and mode in one word. */
-#define LH_TOOK(how, type, mode) ((unsigned)(how) << 8 | (unsigned)(type) << 4 | (unsigned)(mode))
+/* lh_took()'s last argument: type, how and mode in one word; its low 16
+ * bits are struct lh_held's mode and how, in memory order. */
+#define LH_TOOK(how, type, mode) ((unsigned)(type) << 16 | (unsigned)(how) << 8 | (unsigned)(mode))
+#define LH_TOOK_MODE(htm) ((htm)&0xff)
+#define LH_TOOK_HOW(htm) ((htm) >> 8 & 0xff)
+#define LH_TOOK_TYPE(htm) ((htm) >> 16)
 
 /* After a successful acquisition: the filled slot joins the held stack. */
 static inline __attribute__((always_inline)) void
@@ -152,11 +156,10 @@ lh_after_lock(struct lh_thread *t, int slot, const void *addr)
 		struct lh_held *h = &t->held[n];
 
 		t->nheld = n + 1;
-		if (LH_LIKELY(lh_opt.stats != LH_STATS_OFF)) {
-			lh_stat_count(t, h->lock, h->id, h->pc);
-			if (LH_UNLIKELY(lh_opt.stats == LH_STATS_HOLD))
-				h->since_ns = lh_now_ns();
-		}
+		/* With stats=off too: the slot is lh_took()'s cache of the node. */
+		lh_stat_count(t, h->lock, h->id, h->addr, h->pc);
+		if (LH_UNLIKELY(lh_opt.stats == LH_STATS_HOLD))
+			h->since_ns = lh_now_ns();
 		return;
 	}
 	lh_after_slow(t, slot, addr);

@@ -160,6 +160,7 @@ struct lh_lock {
 	_Atomic(uintptr_t) addr;	   /* the user's lock; 0 while free */
 	_Atomic(struct lh_lock *) next; /* bucket chain in the lock table */
 	uint64_t id;
+	uint64_t salt;	       /* lh_lock_salt(id), for chain keys */
 	uint8_t type;	       /* enum lh_lock_type */
 	uint8_t kind;	       /* enum lh_mutex_kind */
 	uint8_t from_init;     /* made by an init call (else first seen in use) */
@@ -323,11 +324,12 @@ uint32_t lh_tick_update(void);
 #define LH_STAT_SPILL 32  /* evicted slots kept, to be added in one go */
 
 struct lh_stat_slot {
+	uintptr_t addr; /* the lock's address and */
+	uintptr_t site; /* the acquire call's return address: the slot's key */
 	struct lh_lock *lock;
-	uint64_t id;
-	uintptr_t site; /* the acquire call's return address */
-	uintptr_t cls;	/* the lock's class when the slot was claimed */
+	uint64_t id;	/* lock->id when the slot was claimed */
 	uint64_t acq;
+	uintptr_t cls;	/* the lock's class when the slot was claimed */
 	uint64_t holds; /* measured holds (stats=hold) */
 	uint64_t hold_ns, hold_max;
 };
@@ -409,16 +411,50 @@ void lh_threads_atfork_child(void);
 
 /* ---- chain.c: lock-chain keys and the global set of validated chains -- */
 
+/* A 64-bit finalizer (splitmix64's): every input bit moves every output bit. */
 static inline uint64_t
-lh_chain_mix(uint64_t prev, uint64_t id, unsigned mode)
+lh_mix64(uint64_t x)
 {
-	uint64_t h = (prev ^ 0x9e3779b97f4a7c15ull) * 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	x ^= x >> 31;
+	return x;
+}
 
-	h ^= (id << 1 | mode) * 0x94d049bb133111ebull;
-	h ^= h >> 31;
-	h *= 0xd6e8feb86659fd93ull;
-	h ^= h >> 32;
+/* A lock's salt: a pseudo-random 64-bit value made from its id once, when
+ * the node gets its identity, for the chain keys below. */
+static inline uint64_t
+lh_lock_salt(uint64_t id)
+{
+	return lh_mix64(id + 0x9e3779b97f4a7c15ull);
+}
+
+/*
+ * The chain key of a held sequence that ends in a lock with this salt, taken
+ * in mode, after the sequence whose key is prev (0 for none): one add and
+ * one multiply on the hot path. Why it is enough: the key of a sequence is
+ * sum((salt_i + mode_i) * K^(n-i+1)). Two different sequences differ in a
+ * linear form of their salts whose coefficients are differences of powers
+ * of the odd K, which have at most a few factors of two; with salts as good
+ * as random, such a form is zero with probability about 2^-60. Two held
+ * sequences that differ only in their last lock or mode always differ
+ * (multiplying by an odd K is a bijection). Never 0: 0 means "not made".
+ */
+static inline uint64_t
+lh_chain_mix(uint64_t prev, uint64_t salt, unsigned mode)
+{
+	uint64_t h = (prev + salt + mode) * 0xd6e8feb86659fd93ull;
+
 	return h ? h : 1;
+}
+
+/* A well-mixed key of three values, for the report's deduplication. */
+static inline uint64_t
+lh_key3(uint64_t a, uint64_t b, uint64_t c)
+{
+	return lh_mix64(lh_mix64(lh_mix64(a) ^ b) ^ c);
 }
 
 void lh_chainset_init(void);
@@ -611,7 +647,7 @@ int lh_deadlock_find_all(struct lh_waitchain *out, int max);
 /* ---- stats.c: contention profiling -------------------------------------- */
 
 void lh_stat_miss(struct lh_thread *t, struct lh_stat_slot *s, struct lh_lock *lk, uint64_t id,
-		  uintptr_t site);
+		  uintptr_t addr, uintptr_t site);
 void lh_stat_wait(struct lh_lock *lk, uint64_t id, uintptr_t site, uint64_t wait_ns);
 void lh_stat_released(struct lh_thread *t, struct lh_held *h, uintptr_t pc);
 void lh_stats_flush(struct lh_thread *t, bool spill);
@@ -621,24 +657,32 @@ void lh_stats_atfork_prepare(void);
 void lh_stats_atfork_parent(void);
 void lh_stats_atfork_child(void);
 
+/*
+ * The slot of (lock address, call site) in the thread's direct-mapped table.
+ * Keyed by the address, not the node, the slot is also the thread's cache of
+ * the lock's node: the hot path (lh_took) finds the node there without the
+ * lock table.
+ */
 static inline size_t
-lh_stat_index(const struct lh_lock *lk, uintptr_t site)
+lh_stat_index(uintptr_t addr, uintptr_t site)
 {
-	return (size_t)((((uintptr_t)lk >> 6) ^ site) * 0x9e3779b97f4a7c15ull >> 57) &
-	       (LH_STAT_SLOTS - 1);
+	return (size_t)(((addr ^ site) * 0x9e3779b97f4a7c15ull) >> 57) & (LH_STAT_SLOTS - 1);
 }
 
-/* One more acquisition of lk at site: the hot path's only stats work. */
+/* One more acquisition of lk (at addr) at site: the hot path's only stats
+ * work. With stats=off the slot is kept as a cache and never reported. */
 static inline void
-lh_stat_count(struct lh_thread *t, struct lh_lock *lk, uint64_t id, uintptr_t site)
+lh_stat_count(struct lh_thread *t, struct lh_lock *lk, uint64_t id, uintptr_t addr,
+	      uintptr_t site)
 {
-	struct lh_stat_slot *s = &t->stats[lh_stat_index(lk, site)];
+	struct lh_stat_slot *s = &t->stats[lh_stat_index(addr, site)];
 
-	if (LH_LIKELY(s->lock == lk) && LH_LIKELY(s->site == site) && LH_LIKELY(s->id == id)) {
+	if (LH_LIKELY(s->addr == addr) && LH_LIKELY(s->site == site) && LH_LIKELY(s->lock == lk) &&
+	    LH_LIKELY(s->id == id)) {
 		s->acq++;
 		return;
 	}
-	lh_stat_miss(t, s, lk, id, site);
+	lh_stat_miss(t, s, lk, id, addr, site);
 }
 
 /* ---- misuse.c: API misuse checks ---------------------------------------- */

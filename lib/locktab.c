@@ -69,6 +69,7 @@ lh_locktab_get(const void *addr, enum lh_lock_type type, int kind, uintptr_t ini
 		return NULL;
 	}
 	lk->id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
+	lk->salt = lh_lock_salt(lk->id);
 	lk->type = (uint8_t)type;
 	lk->kind = (uint8_t)kind;
 	lk->from_init = from_init;

@@ -644,8 +644,8 @@ class_of(const struct lh_gnode *g)
 static bool
 order_once(const struct lh_edge *e)
 {
-	uint64_t k = lh_chain_mix(lh_chain_mix(class_of(e->from), class_of(e->to), e->combos),
-				  (uint64_t)e->from_stack << 32 | e->to_stack, e->ngates != 0);
+	uint64_t k = lh_key3(lh_key3(class_of(e->from), class_of(e->to), e->combos),
+			     (uint64_t)e->from_stack << 32 | e->to_stack, e->ngates != 0);
 
 	return first_time(&orders_logged, k);
 }

@@ -5,7 +5,8 @@
  * caused, as Go's mutex profile charges it).
  *
  * Cost: an acquisition increments a counter in its thread's direct-mapped
- * slot table, keyed by (lock, call site): no clock, no shared write. A slot
+ * slot table, keyed by (lock address, call site): no clock, no shared write
+ * (the slot also caches the lock's node for lh_took). A slot
  * evicted by another (lock, site) goes to the thread's spill list, which is
  * added into the global table under stats_mu when it is full: a program
  * that takes thousands of locks in turn takes stats_mu once per
@@ -202,9 +203,9 @@ add_spill_locked(struct lh_thread *t)
 /* The slot belongs to another (lock, site): spill it and take it over. */
 void
 lh_stat_miss(struct lh_thread *t, struct lh_stat_slot *s, struct lh_lock *lk, uint64_t id,
-	     uintptr_t site)
+	     uintptr_t addr, uintptr_t site)
 {
-	if (s->lock && s->acq + s->holds) {
+	if (s->lock && s->acq + s->holds && lh_opt.stats != LH_STATS_OFF) {
 		uint32_t n = atomic_load_explicit(&t->nspill, memory_order_relaxed);
 
 		if (n == LH_STAT_SPILL) {
@@ -219,6 +220,7 @@ lh_stat_miss(struct lh_thread *t, struct lh_stat_slot *s, struct lh_lock *lk, ui
 		atomic_store_explicit(&t->nspill, n + 1, memory_order_release);
 	}
 	memset(s, 0, sizeof(*s));
+	s->addr = addr;
 	s->lock = lk;
 	s->id = id;
 	s->site = site;
@@ -268,11 +270,11 @@ lh_stat_released(struct lh_thread *t, struct lh_held *h, uintptr_t pc)
 		atomic_store_explicit(&lk->unlock_pc, pc, memory_order_relaxed);
 	}
 	if (lh_opt.stats == LH_STATS_HOLD && h->since_ns) {
-		struct lh_stat_slot *s = &t->stats[lh_stat_index(lk, h->pc)];
+		struct lh_stat_slot *s = &t->stats[lh_stat_index(h->addr, h->pc)];
 		uint64_t held = lh_now_ns() - h->since_ns;
 
-		if (s->lock != lk || s->site != h->pc || s->id != h->id) {
-			lh_stat_miss(t, s, lk, h->id, h->pc);
+		if (s->addr != h->addr || s->site != h->pc || s->lock != lk || s->id != h->id) {
+			lh_stat_miss(t, s, lk, h->id, h->addr, h->pc);
 			s->acq = 0; /* counted when it was taken */
 		}
 		s->holds++;
@@ -291,6 +293,8 @@ lh_stat_released(struct lh_thread *t, struct lh_held *h, uintptr_t pc)
 void
 lh_stats_flush(struct lh_thread *t, bool spill)
 {
+	if (lh_opt.stats == LH_STATS_OFF)
+		return; /* the slots only cache lock nodes (lh_took) */
 	lh_mutex_lock(&stats_mu);
 	if (spill)
 		add_spill_locked(t);

@@ -84,7 +84,7 @@ START_TEST(test_acquire_out_of_order_unlock_rekeys)
 	unlock(1);
 	ck_assert_uint_eq(t->nheld, 2);
 	ck_assert_uint_eq(t->held[1].addr, (uintptr_t)&mus[2]);
-	direct = lh_chain_mix(lh_chain_mix(0, t->held[0].id, 0), t->held[1].id, 0);
+	direct = lh_chain_mix(lh_chain_mix(0, t->held[0].lock->salt, 0), t->held[1].lock->salt, 0);
 	ck_assert_uint_eq(t->held[1].chain, direct);
 	unlock(2);
 	unlock(0);
@@ -232,6 +232,128 @@ START_TEST(test_acquire_stack_of_held_lock_is_recovered)
 }
 END_TEST
 
+/* lh_took(), the path of a lock taken at once, from one fixed call site;
+ * the thread is not busy, as in a wrapper. */
+#define TOOK_PC ((uintptr_t)0x5000)
+
+static void
+took(int i, unsigned htm)
+{
+	lh_leave(t);
+	ck_assert_int_eq(lh_took(&mus[i], TOOK_PC, (uintptr_t)__builtin_dwarf_cfa(), htm), 0);
+	t = lh_enter();
+}
+
+static const struct lh_stat_slot *
+slot_of(int i)
+{
+	return &t->stats[lh_stat_index((uintptr_t)&mus[i], TOOK_PC)];
+}
+
+static void
+assert_top(int i, enum lh_how how, enum lh_mode mode)
+{
+	const struct lh_held *h = &t->held[t->nheld - 1];
+	struct lh_lock *lk = lh_locktab_find(&mus[i]);
+
+	ck_assert_ptr_eq(h->lock, lk);
+	ck_assert_uint_eq(h->id, lk->id);
+	ck_assert_uint_eq(h->addr, (uintptr_t)&mus[i]);
+	ck_assert_uint_eq(h->pc, TOOK_PC);
+	ck_assert_uint_ne(h->cfa, 0);
+	ck_assert_uint_eq(h->count, 1);
+	ck_assert_uint_eq(h->mode, mode);
+	ck_assert_uint_eq(h->how, how);
+	ck_assert_uint_le(h->since_ms, atomic_load(&lh_tick_ms));
+}
+
+START_TEST(test_took_second_time_from_the_slot)
+{
+	/* The first call claims the statistics slot; the second and third find
+	 * the lock there, and must leave the same entry the general path does. */
+	for (int k = 0; k < 3; k++) {
+		took(3, LH_TOOK(LH_TRY, LH_TYPE_MUTEX, LH_MODE_READ));
+		ck_assert_uint_eq(t->nheld, 1);
+		assert_top(3, LH_TRY, LH_MODE_READ);
+		ck_assert_uint_eq(slot_of(3)->addr, (uintptr_t)&mus[3]);
+		ck_assert_uint_eq(slot_of(3)->acq, 2 * (uint64_t)k + 1);
+		unlock(3);
+		took(3, LH_TOOK(LH_BLOCKING, LH_TYPE_MUTEX, LH_MODE_WRITE));
+		assert_top(3, LH_BLOCKING, LH_MODE_WRITE);
+		unlock(3);
+	}
+	ck_assert_uint_eq(t->nheld, 0);
+}
+END_TEST
+
+START_TEST(test_took_nested_known_chain)
+{
+	uint64_t want;
+
+	for (int k = 0; k < 3; k++) {
+		took(4, LH_TOOK(LH_BLOCKING, LH_TYPE_MUTEX, LH_MODE_WRITE));
+		took(5, LH_TOOK(LH_BLOCKING, LH_TYPE_MUTEX, LH_MODE_WRITE));
+		ck_assert_uint_eq(t->nheld, 2);
+		assert_top(5, LH_BLOCKING, LH_MODE_WRITE);
+		if (k > 0) /* taken in a known order: no stack captured */
+			ck_assert_uint_eq(t->held[1].stack, 0);
+		want = lh_chain_mix(lh_chain_mix(0, t->held[0].lock->salt, LH_MODE_WRITE),
+				    t->held[1].lock->salt, LH_MODE_WRITE);
+		ck_assert_uint_eq(t->held[1].chain, want);
+		ck_assert(lh_chain_cached(t, want));
+		unlock(5);
+		unlock(4);
+	}
+	/* The other order, also taken at once: an inversion, found. */
+	took(5, LH_TOOK(LH_BLOCKING, LH_TYPE_MUTEX, LH_MODE_WRITE));
+	took(4, LH_TOOK(LH_BLOCKING, LH_TYPE_MUTEX, LH_MODE_WRITE));
+	unlock(4);
+	unlock(5);
+	ck_assert_int_eq(ncycles, 1);
+}
+END_TEST
+
+START_TEST(test_took_lock_made_again_at_the_same_address)
+{
+	uint64_t old;
+
+	took(6, LH_TOOK(LH_BLOCKING, LH_TYPE_MUTEX, LH_MODE_WRITE));
+	unlock(6);
+	took(6, LH_TOOK(LH_BLOCKING, LH_TYPE_MUTEX, LH_MODE_WRITE));
+	unlock(6);
+	old = t->held[0].id;
+	/* The slot still names the old node: the new lock must not be
+	 * counted or held under the old identity. */
+	lh_on_destroy(&mus[6]);
+	lh_on_init(&mus[6], LH_TYPE_MUTEX, 0, 0);
+	took(6, LH_TOOK(LH_BLOCKING, LH_TYPE_MUTEX, LH_MODE_WRITE));
+	assert_top(6, LH_BLOCKING, LH_MODE_WRITE);
+	ck_assert_uint_ne(t->held[0].id, old);
+	ck_assert_uint_eq(slot_of(6)->id, t->held[0].id);
+	ck_assert_uint_eq(slot_of(6)->acq, 1);
+	unlock(6);
+}
+END_TEST
+
+START_TEST(test_took_with_stats_off)
+{
+	enum lh_stats_mode saved = lh_opt.stats;
+
+	lh_opt.stats = LH_STATS_OFF;
+	for (int k = 0; k < 2; k++) {
+		took(8, LH_TOOK(LH_BLOCKING, LH_TYPE_MUTEX, LH_MODE_WRITE));
+		took(9, LH_TOOK(LH_BLOCKING, LH_TYPE_MUTEX, LH_MODE_WRITE));
+		assert_top(9, LH_BLOCKING, LH_MODE_WRITE);
+		/* The slot is the lock cache even when nothing is counted. */
+		ck_assert_uint_eq(slot_of(9)->addr, (uintptr_t)&mus[9]);
+		unlock(9);
+		unlock(8);
+	}
+	lh_opt.stats = saved;
+	ck_assert_uint_eq(t->nheld, 0);
+}
+END_TEST
+
 static Suite *
 acquire_suite(void)
 {
@@ -249,6 +371,10 @@ acquire_suite(void)
 	tcase_add_test(tc, test_acquire_holds_hundreds);
 	tcase_add_test(tc, test_acquire_reinit_is_a_new_lock);
 	tcase_add_test(tc, test_acquire_stack_of_held_lock_is_recovered);
+	tcase_add_test(tc, test_took_second_time_from_the_slot);
+	tcase_add_test(tc, test_took_nested_known_chain);
+	tcase_add_test(tc, test_took_lock_made_again_at_the_same_address);
+	tcase_add_test(tc, test_took_with_stats_off);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return s;

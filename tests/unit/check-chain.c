@@ -6,14 +6,21 @@
 
 START_TEST(test_chain_keys_depend_on_order_and_mode)
 {
-	uint64_t ab = lh_chain_mix(lh_chain_mix(0, 1, 0), 2, 0);
-	uint64_t ba = lh_chain_mix(lh_chain_mix(0, 2, 0), 1, 0);
-	uint64_t ab_read = lh_chain_mix(lh_chain_mix(0, 1, 0), 2, 1);
+	uint64_t a = lh_lock_salt(1), b = lh_lock_salt(2);
+	uint64_t ab = lh_chain_mix(lh_chain_mix(0, a, 0), b, 0);
+	uint64_t ba = lh_chain_mix(lh_chain_mix(0, b, 0), a, 0);
+	uint64_t ab_read = lh_chain_mix(lh_chain_mix(0, a, 0), b, 1);
+	uint64_t aread_b = lh_chain_mix(lh_chain_mix(0, a, 1), b, 0);
 
 	ck_assert_uint_ne(ab, ba);
 	ck_assert_uint_ne(ab, ab_read);
-	ck_assert_uint_eq(ab, lh_chain_mix(lh_chain_mix(0, 1, 0), 2, 0));
+	ck_assert_uint_ne(ab, aread_b);
+	ck_assert_uint_ne(ab_read, aread_b);
+	ck_assert_uint_eq(ab, lh_chain_mix(lh_chain_mix(0, a, 0), b, 0));
 	ck_assert_uint_ne(lh_chain_mix(0, 0, 0), 0);
+	ck_assert_uint_ne(lh_chain_mix(0, -(uint64_t)1, 1), 0);
+	/* Salts of consecutive ids share no structure. */
+	ck_assert_uint_ne(lh_lock_salt(2) - lh_lock_salt(1), lh_lock_salt(3) - lh_lock_salt(2));
 }
 END_TEST
 
@@ -27,13 +34,23 @@ cmp_u64(const void *a, const void *b)
 
 START_TEST(test_chain_keys_rarely_collide)
 {
-	/* 200k keys of two-lock chains: a 64-bit mix should give no collision. */
-	static uint64_t keys[200000];
+	/* 200k keys of two-lock chains and 200k of three-lock chains over the
+	 * salts of consecutive ids, in both modes: no collision. */
+	static uint64_t keys[400000];
 	int n = 0;
 
 	for (uint64_t a = 1; a <= 400; a++)
-		for (uint64_t b = 1; b <= 500; b++)
-			keys[n++] = lh_chain_mix(lh_chain_mix(0, a, 0), b, 0);
+		for (uint64_t b = 1; b <= 250; b++)
+			for (unsigned m = 0; m < 2; m++)
+				keys[n++] = lh_chain_mix(lh_chain_mix(0, lh_lock_salt(a), m),
+							 lh_lock_salt(b), m ^ 1);
+	for (uint64_t a = 1; a <= 50; a++)
+		for (uint64_t b = 1; b <= 50; b++)
+			for (uint64_t c = 1; c <= 80; c++)
+				keys[n++] = lh_chain_mix(
+				    lh_chain_mix(lh_chain_mix(0, lh_lock_salt(a), 0),
+						 lh_lock_salt(b), 0),
+				    lh_lock_salt(c), 0);
 	qsort(keys, (size_t)n, sizeof(keys[0]), cmp_u64);
 	for (int i = 1; i < n; i++)
 		ck_assert_uint_ne(keys[i - 1], keys[i]);

@@ -62,7 +62,7 @@ count_all(void *arg)
 
 	for (int r = 0; r < rounds; r++)
 		for (int i = 0; i < NLOCKS; i++)
-			lh_stat_count(t, lk[i], lk[i]->id, r % 2 ? 0x1000 : 0x2000);
+			lh_stat_count(t, lk[i], lk[i]->id, lk[i]->addr, r % 2 ? 0x1000 : 0x2000);
 	lh_leave(t);
 	return NULL;
 }
