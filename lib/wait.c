@@ -102,8 +102,10 @@ lh_wait_deadline(const struct lh_thread *t, int clock, struct timespec *ts)
 		if (due < end)
 			end = due > now ? due : now;
 	}
-	clock_gettime(clock, &c);
-	end = (uint64_t)c.tv_sec * 1000000000 + (uint64_t)c.tv_nsec + (end - now);
+	if (clock != CLOCK_MONOTONIC) { /* lh_now_ns() is CLOCK_MONOTONIC */
+		clock_gettime(clock, &c);
+		end = (uint64_t)c.tv_sec * 1000000000 + (uint64_t)c.tv_nsec + (end - now);
+	}
 	ts->tv_sec = (time_t)(end / 1000000000);
 	ts->tv_nsec = (long)(end % 1000000000);
 }
