@@ -461,6 +461,51 @@ die_name(Dwarf_Die *die)
 	return NULL;
 }
 
+/* libstdc++'s demangler (the Itanium C++ ABI's), callable from C. */
+extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
+
+/* A C++ (Itanium ABI) name made readable, as gdb and eu-stack show it:
+ * `_ZN4bank8transferERNS_7AccountES1_l` is
+ * `bank::transfer(bank::Account&, bank::Account&, long)`. Anything else,
+ * or a name the demangler refuses, comes back as it is. */
+static const char *
+demangle(struct symbolizer *s, const char *name)
+{
+	const char *d;
+	char *r;
+	int status = -1;
+
+	if (!name || strncmp(name, "_Z", 2) != 0)
+		return name;
+	r = __cxa_demangle(name, NULL, NULL, &status);
+	if (status != 0 || !r) {
+		free(r);
+		return name;
+	}
+	d = own(s, r);
+	return d ? d : name;
+}
+
+/* A function's or variable's name, qualified for C++ (the demangled linkage
+ * name: namespaces, classes, parameter types); for C, DW_AT_name. */
+static const char *
+qualified_name(struct symbolizer *s, Dwarf_Die *die)
+{
+	Dwarf_Attribute a;
+	const char *n = NULL;
+
+	if (dwarf_attr_integrate(die, DW_AT_linkage_name, &a) ||
+	    dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &a))
+		n = dwarf_formstring(&a);
+	if (n) {
+		const char *d = demangle(s, n);
+
+		if (d != n)
+			return d;
+	}
+	return die_name(die);
+}
+
 /* file made absolute against dir (a compilation directory). */
 static const char *
 abs_path(struct symbolizer *s, const char *dir, const char *file)
@@ -535,6 +580,7 @@ lookup_code(struct symbolizer *s, uint64_t addr, bool ret, struct sym_frame *f)
 	Dwarf_Die *cudie, *scopes = NULL;
 	Dwfl_Line *line;
 	struct sym_line pos = {0};
+	const char *raw;
 	int nscopes;
 
 	memset(f, 0, sizeof(*f));
@@ -552,7 +598,8 @@ lookup_code(struct symbolizer *s, uint64_t addr, bool ret, struct sym_frame *f)
 	f->module = module_path(mod);
 	if (dwfl_module_getelf(mod, &bias))
 		f->module_offset = addr - bias;
-	f->symbol = dwfl_module_addrinfo(mod, look, &off, &sym, NULL, NULL, NULL);
+	raw = dwfl_module_addrinfo(mod, look, &off, &sym, NULL, NULL, NULL);
+	f->symbol = demangle(s, raw);
 	if (f->symbol)
 		f->symbol_offset = off + (look != addr);
 	line = dwfl_module_getsrc(mod, look);
@@ -585,7 +632,7 @@ lookup_code(struct symbolizer *s, uint64_t addr, bool ret, struct sym_frame *f)
 
 			if (t != DW_TAG_subprogram && t != DW_TAG_inlined_subroutine)
 				continue;
-			pos.function = die_name(&chain[k]);
+			pos.function = qualified_name(s, &chain[k]);
 			f->inl[f->ninl++] = pos;
 			if (t == DW_TAG_subprogram)
 				break;
@@ -601,8 +648,10 @@ lookup_code(struct symbolizer *s, uint64_t addr, bool ret, struct sym_frame *f)
 		pos.function = f->symbol;
 		f->inl[f->ninl++] = pos;
 	}
-	/* The real function's name: the ELF symbol knows it best (C++ aside). */
-	if (f->ninl > 0 && !f->inl[f->ninl - 1].function)
+	/* The real function's name: the ELF symbol knows it best, and for C++
+	 * fully (DWARF leaves the qualification out of some: lambdas, members
+	 * of templates). */
+	if (f->ninl > 0 && (!f->inl[f->ninl - 1].function || (f->symbol && f->symbol != raw)))
 		f->inl[f->ninl - 1].function = f->symbol;
 }
 
@@ -892,7 +941,7 @@ sym_data(struct symbolizer *s, uint64_t addr, struct sym_data *out)
 		return;
 	}
 	out->module = module_path(mod);
-	out->symbol = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
+	out->symbol = demangle(s, dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL));
 	out->symbol_offset = off;
 	m = module_record(s, mod, out->module);
 	if (m && !m->vars_loaded)
@@ -904,7 +953,7 @@ sym_data(struct symbolizer *s, uint64_t addr, struct sym_data *out)
 
 		if (v && dwarf_offdie(dw, v->die, &die)) {
 			char buf[512];
-			const char *n = die_name(&die);
+			const char *n = qualified_name(s, &die);
 			Dwarf_Attribute a;
 			Dwarf_Files *files;
 			size_t nf;
