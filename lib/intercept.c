@@ -100,6 +100,9 @@ static struct {
 	int (*barrier_wait)(pthread_barrier_t *);
 	lh_create_fn pthread_create;
 	sighandler_t (*signal)(int, sighandler_t);
+	sighandler_t (*bsd_signal)(int, sighandler_t);
+	sighandler_t (*sysv_signal)(int, sighandler_t);
+	sighandler_t (*sigset)(int, sighandler_t);
 } real;
 
 static void *
@@ -1022,22 +1025,87 @@ sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 	return real_sigaction(sig, act, old);
 }
 
-LH_EXPORT sighandler_t
-signal(int sig, sighandler_t handler)
+/* Installs handler for one of the runtime's signals with these flags and,
+ * unless SA_NODEFER, sig in the mask, as glibc's signal() variants do. */
+static sighandler_t
+owned_handler(int sig, sighandler_t handler, int flags)
 {
 	struct sigaction act, old;
 	int rc;
 
-	RESOLVE(signal, "signal", NULL);
-	if (!lh_dump_owns(sig))
-		return real.signal(sig, handler);
-	/* glibc's signal(): BSD semantics. */
 	memset(&act, 0, sizeof(act));
 	act.sa_handler = handler;
 	sigemptyset(&act.sa_mask);
-	sigaddset(&act.sa_mask, sig);
-	act.sa_flags = SA_RESTART;
+	if (!(flags & SA_NODEFER))
+		sigaddset(&act.sa_mask, sig);
+	act.sa_flags = flags;
 	if (!lh_dump_sigaction(sig, &act, &old, &rc))
 		rc = real_sigaction(sig, &act, &old);
 	return rc < 0 ? SIG_ERR : old.sa_handler;
+}
+
+/* glibc's signal(), bsd_signal(), sysv_signal() and sigset() call its
+ * internal sigaction, not ours: each gets the same care for the runtime's
+ * two signals, with glibc's semantics. */
+LH_EXPORT sighandler_t
+signal(int sig, sighandler_t handler)
+{
+	RESOLVE(signal, "signal", NULL);
+	if (!lh_dump_owns(sig))
+		return real.signal(sig, handler);
+	return owned_handler(sig, handler, SA_RESTART); /* BSD semantics */
+}
+
+sighandler_t bsd_signal(int sig, sighandler_t handler); /* <signal.h> hides it */
+
+LH_EXPORT sighandler_t
+bsd_signal(int sig, sighandler_t handler)
+{
+	RESOLVE(bsd_signal, "bsd_signal", NULL);
+	if (!lh_dump_owns(sig))
+		return real.bsd_signal(sig, handler);
+	return owned_handler(sig, handler, SA_RESTART);
+}
+
+LH_EXPORT sighandler_t
+sysv_signal(int sig, sighandler_t handler)
+{
+	RESOLVE(sysv_signal, "sysv_signal", NULL);
+	if (!lh_dump_owns(sig))
+		return real.sysv_signal(sig, handler);
+	return owned_handler(sig, handler, SA_RESETHAND | SA_NODEFER); /* one-shot */
+}
+
+/* System V: SIG_HOLD blocks the signal; anything else installs it (no
+ * flags, empty mask) and unblocks it. The previous disposition, or
+ * SIG_HOLD if it was blocked. */
+LH_EXPORT sighandler_t
+sigset(int sig, sighandler_t disp)
+{
+	struct sigaction act, old;
+	sigset_t one, was;
+	int rc;
+
+	RESOLVE(sigset, "sigset", NULL);
+	if (!lh_dump_owns(sig))
+		return real.sigset(sig, disp);
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	if (disp == SIG_HOLD) {
+		if (pthread_sigmask(SIG_BLOCK, &one, &was) != 0)
+			return SIG_ERR;
+		if (sigismember(&was, sig))
+			return SIG_HOLD;
+		if (!lh_dump_sigaction(sig, NULL, &old, &rc))
+			rc = real_sigaction(sig, NULL, &old);
+		return rc < 0 ? SIG_ERR : old.sa_handler;
+	}
+	memset(&act, 0, sizeof(act));
+	act.sa_handler = disp;
+	sigemptyset(&act.sa_mask);
+	if (!lh_dump_sigaction(sig, &act, &old, &rc))
+		rc = real_sigaction(sig, &act, &old);
+	if (rc < 0 || pthread_sigmask(SIG_UNBLOCK, &one, &was) != 0)
+		return SIG_ERR;
+	return sigismember(&was, sig) ? SIG_HOLD : old.sa_handler;
 }

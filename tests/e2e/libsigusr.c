@@ -3,6 +3,7 @@
  * constructor installs it before lockhound's start-up (the library is
  * initialized first), so the runtime finds it there and chains to it.
  */
+#define _GNU_SOURCE
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,15 +17,33 @@ on_usr1(int sig)
 	sigusr_hits++;
 }
 
-void sigusr_install(int use_signal);
+void sigusr_install(const char *how);
+sighandler_t bsd_signal(int sig, sighandler_t handler); /* <signal.h> hides it */
 
+/* how: "sigaction" (or "late"), "signal", "bsd_signal", "sysv_signal",
+ * "sigset": every way glibc has to set a handler. */
 void
-sigusr_install(int use_signal)
+sigusr_install(const char *how)
 {
 	struct sigaction sa;
 
-	if (use_signal) {
+	if (strcmp(how, "signal") == 0) {
 		signal(SIGUSR1, on_usr1);
+		return;
+	}
+	if (strcmp(how, "bsd_signal") == 0) {
+		bsd_signal(SIGUSR1, on_usr1);
+		return;
+	}
+	if (strcmp(how, "sysv_signal") == 0) {
+		sysv_signal(SIGUSR1, on_usr1);
+		return;
+	}
+	if (strcmp(how, "sigset") == 0) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations" /* what we test */
+		sigset(SIGUSR1, on_usr1);
+#pragma GCC diagnostic pop
 		return;
 	}
 	memset(&sa, 0, sizeof(sa));
@@ -38,5 +57,5 @@ __attribute__((constructor)) static void
 early_handler(void)
 {
 	if (getenv("SIGUSR_EARLY"))
-		sigusr_install(0);
+		sigusr_install("sigaction");
 }

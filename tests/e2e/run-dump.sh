@@ -201,7 +201,7 @@ expect_eq "handler there first: and the program's handler runs too" "SIGUSR1 han
 	"$(grep "^SIGUSR1 handler:" "$TMP/early.out")"
 expect_eq "handler there first: no warning" 0 "$(grep -c warning "$TMP/early.err" || true)"
 
-for how in late signal; do
+for how in late signal bsd_signal sysv_signal sigset; do
 	start "$how" "$E2E/sigusr" "$how" "$TMP/$how.go"
 	kill -USR1 "$pid"
 	waitfor "$TMP/$how.out" '^SIGUSR1 handler ran$'

@@ -6,7 +6,8 @@
  *   early   libsigusr's constructor installed a SIGUSR1 handler before the
  *           runtime started (run with SIGUSR_EARLY=1): the runtime chains to it
  *   late    main installs its SIGUSR1 handler with sigaction(): it wins
- *   signal  the same with signal()
+ *   signal  the same with signal(); bsd_signal, sysv_signal, sigset: the
+ *           same with those (glibc's own sigaction behind them is not ours)
  *   rt      main installs a handler for SIGRTMAX-2, the runtime's own signal,
  *           and raises it twice (raise, pthread_kill): its handler runs, the
  *           old action it is shown is SIG_DFL, and dumps still work
@@ -26,7 +27,7 @@
 #include <unistd.h>
 
 extern volatile sig_atomic_t sigusr_hits;
-void sigusr_install(int use_signal);
+void sigusr_install(const char *how);
 
 static pthread_mutex_t held_by_main = PTHREAD_MUTEX_INITIALIZER;
 static volatile sig_atomic_t rt_hits;
@@ -86,11 +87,12 @@ main(int argc, char **argv)
 	int seen = 0;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: sigusr early|late|signal|rt GOFILE\n");
+		fprintf(stderr, "usage: sigusr early|late|signal|bsd_signal|sysv_signal|sigset|rt "
+				"GOFILE\n");
 		return 2;
 	}
-	if (strcmp(mode, "late") == 0 || strcmp(mode, "signal") == 0)
-		sigusr_install(strcmp(mode, "signal") == 0);
+	if (strcmp(mode, "early") != 0 && strcmp(mode, "rt") != 0)
+		sigusr_install(mode);
 	pthread_mutex_lock(&held_by_main);
 	pthread_create(&t, NULL, worker, NULL);
 	if (strcmp(mode, "rt") == 0) {
