@@ -1,0 +1,390 @@
+/*
+ * Unit tests for lib/intercept.c: the interposed pthread and C11 calls.
+ * intercept.c is linked into this program itself, so every lock call made
+ * here goes through its wrappers (as with LD_PRELOAD); the tests call the
+ * standard functions and look at what the runtime recorded (the thread's
+ * held stack) and at what the program got back (glibc's results, errno).
+ * The first use of each lock and call site takes the general path, later
+ * ones the fast path: each case runs several rounds to cover both.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <threads.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check-main.h"
+#include "check-log.h"
+#include "acquire.h"
+
+#define ROUNDS 3
+
+static struct lh_thread *
+me(void)
+{
+	struct lh_thread *t = lh_self;
+
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(t->busy, 0);
+	return t;
+}
+
+static const struct lh_held *
+top(void)
+{
+	struct lh_thread *t = me();
+
+	ck_assert_uint_gt(t->nheld, 0);
+	return &t->held[t->nheld - 1];
+}
+
+static void
+assert_top(const void *lock, enum lh_how how, enum lh_mode mode, uint32_t count)
+{
+	const struct lh_held *h = top();
+
+	ck_assert_uint_eq(h->addr, (uintptr_t)lock);
+	ck_assert_ptr_nonnull(h->lock);
+	ck_assert_uint_eq(h->id, h->lock->id);
+	ck_assert_uint_eq(h->how, how);
+	ck_assert_uint_eq(h->mode, mode);
+	ck_assert_uint_eq(h->count, count);
+	ck_assert_uint_ne(h->pc, 0);
+	ck_assert_uint_ne(h->cfa, 0);
+}
+
+static uint32_t
+nheld(void)
+{
+	return me()->nheld;
+}
+
+/* A thread that holds a lock until told to let go. */
+struct holder {
+	pthread_t th;
+	pthread_mutex_t *m;
+	int ready, go;
+};
+
+static void *
+hold(void *arg)
+{
+	struct holder *h = arg;
+
+	pthread_mutex_lock(h->m);
+	__atomic_store_n(&h->ready, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&h->go, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	pthread_mutex_unlock(h->m);
+	return NULL;
+}
+
+static void
+hold_start(struct holder *h, pthread_mutex_t *m)
+{
+	memset(h, 0, sizeof(*h));
+	h->m = m;
+	ck_assert_int_eq(pthread_create(&h->th, NULL, hold, h), 0);
+	while (!__atomic_load_n(&h->ready, __ATOMIC_ACQUIRE))
+		usleep(1000);
+}
+
+static void
+hold_end(struct holder *h)
+{
+	__atomic_store_n(&h->go, 1, __ATOMIC_RELEASE);
+	ck_assert_int_eq(pthread_join(h->th, NULL), 0);
+}
+
+START_TEST(test_mutex_lock_is_held_until_unlock)
+{
+	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	uint32_t base;
+
+	pthread_mutex_lock(&m); /* makes this thread's state */
+	pthread_mutex_unlock(&m);
+	base = nheld();
+	for (int r = 0; r < ROUNDS; r++) {
+		ck_assert_int_eq(pthread_mutex_lock(&m), 0);
+		ck_assert_uint_eq(nheld(), base + 1);
+		assert_top(&m, LH_BLOCKING, LH_MODE_WRITE, 1);
+		ck_assert_int_eq(pthread_mutex_unlock(&m), 0);
+		ck_assert_uint_eq(nheld(), base);
+	}
+}
+END_TEST
+
+START_TEST(test_nested_and_out_of_order)
+{
+	pthread_mutex_t a = PTHREAD_MUTEX_INITIALIZER, b = PTHREAD_MUTEX_INITIALIZER;
+
+	for (int r = 0; r < ROUNDS; r++) {
+		pthread_mutex_lock(&a);
+		pthread_mutex_lock(&b);
+		ck_assert_uint_eq(nheld(), 2);
+		assert_top(&b, LH_BLOCKING, LH_MODE_WRITE, 1);
+		ck_assert_uint_eq(me()->held[0].addr, (uintptr_t)&a);
+		ck_assert_int_eq(pthread_mutex_unlock(&a), 0); /* out of order */
+		ck_assert_uint_eq(nheld(), 1);
+		assert_top(&b, LH_BLOCKING, LH_MODE_WRITE, 1);
+		ck_assert_int_eq(pthread_mutex_unlock(&b), 0);
+		ck_assert_uint_eq(nheld(), 0);
+	}
+}
+END_TEST
+
+START_TEST(test_trylock_busy_and_free)
+{
+	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	struct holder h;
+
+	for (int r = 0; r < ROUNDS; r++) {
+		hold_start(&h, &m);
+		ck_assert_int_eq(pthread_mutex_trylock(&m), EBUSY);
+		ck_assert_uint_eq(nheld(), 0);
+		hold_end(&h);
+		ck_assert_int_eq(pthread_mutex_trylock(&m), 0);
+		assert_top(&m, LH_TRY, LH_MODE_WRITE, 1);
+		ck_assert_int_eq(pthread_mutex_unlock(&m), 0);
+		ck_assert_uint_eq(nheld(), 0);
+	}
+}
+END_TEST
+
+START_TEST(test_contended_lock_waits_then_holds)
+{
+	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	struct holder h;
+
+	hold_start(&h, &m);
+	__atomic_store_n(&h.go, 1, __ATOMIC_RELEASE); /* lets go in about 1 ms */
+	ck_assert_int_eq(pthread_mutex_lock(&m), 0);
+	assert_top(&m, LH_BLOCKING, LH_MODE_WRITE, 1);
+	ck_assert_uint_eq(atomic_load(&me()->wait_addr), 0); /* the wait is over */
+	ck_assert_int_eq(pthread_mutex_unlock(&m), 0);
+	ck_assert_int_eq(pthread_join(h.th, NULL), 0);
+}
+END_TEST
+
+START_TEST(test_timedlock_times_out_without_a_hold)
+{
+	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	struct timespec ts;
+	struct holder h;
+
+	hold_start(&h, &m);
+	for (int r = 0; r < ROUNDS; r++) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 5000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		ck_assert_int_eq(pthread_mutex_timedlock(&m, &ts), ETIMEDOUT);
+		ck_assert_uint_eq(nheld(), 0);
+		ck_assert_uint_eq(atomic_load(&me()->wait_addr), 0);
+	}
+	hold_end(&h);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 5;
+	ck_assert_int_eq(pthread_mutex_timedlock(&m, &ts), 0);
+	assert_top(&m, LH_TIMED, LH_MODE_WRITE, 1);
+	pthread_mutex_unlock(&m);
+}
+END_TEST
+
+START_TEST(test_recursive_mutex_counts)
+{
+	pthread_mutexattr_t at;
+	pthread_mutex_t m;
+
+	pthread_mutexattr_init(&at);
+	pthread_mutexattr_settype(&at, PTHREAD_MUTEX_RECURSIVE);
+	ck_assert_int_eq(pthread_mutex_init(&m, &at), 0);
+	for (int r = 0; r < ROUNDS; r++) {
+		pthread_mutex_lock(&m);
+		pthread_mutex_lock(&m);
+		ck_assert_int_eq(pthread_mutex_trylock(&m), 0);
+		ck_assert_uint_eq(nheld(), 1);
+		assert_top(&m, LH_BLOCKING, LH_MODE_WRITE, 3);
+		pthread_mutex_unlock(&m);
+		pthread_mutex_unlock(&m);
+		assert_top(&m, LH_BLOCKING, LH_MODE_WRITE, 1);
+		pthread_mutex_unlock(&m);
+		ck_assert_uint_eq(nheld(), 0);
+	}
+	ck_assert_int_eq(pthread_mutex_destroy(&m), 0);
+}
+END_TEST
+
+START_TEST(test_errorcheck_results_are_glibcs)
+{
+	pthread_mutexattr_t at;
+	pthread_mutex_t m, plain = PTHREAD_MUTEX_INITIALIZER;
+	char path[64];
+	const char *err;
+	int saved = -1;
+
+	pthread_mutexattr_init(&at);
+	pthread_mutexattr_settype(&at, PTHREAD_MUTEX_ERRORCHECK);
+	ck_assert_int_eq(pthread_mutex_init(&m, &at), 0);
+	check_capture_stderr(path, "intercept", &saved);
+	/* glibc tells the program (EPERM, EDEADLK): the runtime says nothing. */
+	ck_assert_int_eq(pthread_mutex_unlock(&m), EPERM);
+	ck_assert_int_eq(pthread_mutex_lock(&m), 0);
+	ck_assert_int_eq(pthread_mutex_lock(&m), EDEADLK);
+	ck_assert_uint_eq(nheld(), 1);
+	assert_top(&m, LH_BLOCKING, LH_MODE_WRITE, 1);
+	ck_assert_int_eq(pthread_mutex_unlock(&m), 0);
+	ck_assert_uint_eq(nheld(), 0);
+	/* A normal mutex unlocked while unlocked: glibc says nothing (0), the
+	 * runtime does, once. */
+	ck_assert_int_eq(pthread_mutex_unlock(&plain), 0);
+	check_restore_stderr(saved);
+	err = check_slurp(path);
+	ck_assert_int_eq(check_count(err, "lockhound: misuse: "), 1);
+	ck_assert_ptr_nonnull(strstr(err, "unlocked while not locked"));
+	unlink(path);
+	pthread_mutex_destroy(&m);
+}
+END_TEST
+
+START_TEST(test_rwlock_modes)
+{
+	pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
+
+	for (int r = 0; r < ROUNDS; r++) {
+		ck_assert_int_eq(pthread_rwlock_rdlock(&rw), 0);
+		assert_top(&rw, LH_BLOCKING, LH_MODE_READ, 1);
+		ck_assert_int_eq(pthread_rwlock_tryrdlock(&rw), 0); /* a second reader */
+		ck_assert_uint_eq(nheld(), 1);
+		assert_top(&rw, LH_BLOCKING, LH_MODE_READ, 2);
+		pthread_rwlock_unlock(&rw);
+		pthread_rwlock_unlock(&rw);
+		ck_assert_uint_eq(nheld(), 0);
+		ck_assert_int_eq(pthread_rwlock_wrlock(&rw), 0);
+		assert_top(&rw, LH_BLOCKING, LH_MODE_WRITE, 1);
+		ck_assert_int_eq(pthread_rwlock_unlock(&rw), 0);
+		ck_assert_int_eq(pthread_rwlock_trywrlock(&rw), 0);
+		assert_top(&rw, LH_TRY, LH_MODE_WRITE, 1);
+		ck_assert_int_eq(pthread_rwlock_unlock(&rw), 0);
+		ck_assert_uint_eq(nheld(), 0);
+	}
+}
+END_TEST
+
+START_TEST(test_spinlock_and_c11_mutex)
+{
+	pthread_spinlock_t s;
+	mtx_t c;
+
+	ck_assert_int_eq(pthread_spin_init(&s, PTHREAD_PROCESS_PRIVATE), 0);
+	ck_assert_int_eq(mtx_init(&c, mtx_plain), thrd_success);
+	for (int r = 0; r < ROUNDS; r++) {
+		ck_assert_int_eq(pthread_spin_lock(&s), 0);
+		assert_top((const void *)&s, LH_BLOCKING, LH_MODE_WRITE, 1);
+		ck_assert_uint_eq(top()->lock->type, LH_TYPE_SPIN);
+		ck_assert_int_eq(mtx_lock(&c), thrd_success);
+		ck_assert_uint_eq(nheld(), 2);
+		ck_assert_uint_eq(top()->addr, (uintptr_t)&c);
+		ck_assert_int_eq(mtx_unlock(&c), thrd_success);
+		ck_assert_int_eq(pthread_spin_unlock(&s), 0);
+		ck_assert_uint_eq(nheld(), 0);
+		ck_assert_int_eq(mtx_trylock(&c), thrd_success);
+		assert_top(&c, LH_TRY, LH_MODE_WRITE, 1);
+		mtx_unlock(&c);
+	}
+	mtx_destroy(&c);
+	pthread_spin_destroy(&s);
+}
+END_TEST
+
+START_TEST(test_condition_wait_keeps_the_hold)
+{
+	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+	struct timespec ts;
+
+	pthread_mutex_lock(&m);
+	for (int r = 0; r < ROUNDS; r++) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 2000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		ck_assert_int_eq(pthread_cond_timedwait(&cv, &m, &ts), ETIMEDOUT);
+		ck_assert_uint_eq(nheld(), 1);
+		assert_top(&m, LH_BLOCKING, LH_MODE_WRITE, 1);
+	}
+	pthread_mutex_unlock(&m);
+	ck_assert_uint_eq(nheld(), 0);
+}
+END_TEST
+
+START_TEST(test_errno_is_left_alone)
+{
+	pthread_mutex_t a = PTHREAD_MUTEX_INITIALIZER, b = PTHREAD_MUTEX_INITIALIZER;
+
+	/* The first round is the general path of two new locks and a new
+	 * order (stack capture, graph, log), the next ones the fast path. */
+	for (int r = 0; r < ROUNDS; r++) {
+		errno = 4242;
+		pthread_mutex_lock(&a);
+		pthread_mutex_lock(&b);
+		pthread_mutex_unlock(&b);
+		pthread_mutex_unlock(&a);
+		ck_assert_int_eq(errno, 4242);
+	}
+}
+END_TEST
+
+START_TEST(test_deferred_to_the_next_functions)
+{
+	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
+
+	/* What start-up does when libtsan is in the process: the wrappers then
+	 * call the next public functions (here glibc's), and still track. */
+	lh_intercept_defer_to_tsan();
+	for (int r = 0; r < ROUNDS; r++) {
+		ck_assert_int_eq(pthread_mutex_lock(&m), 0);
+		assert_top(&m, LH_BLOCKING, LH_MODE_WRITE, 1);
+		ck_assert_int_eq(pthread_mutex_trylock(&m), EBUSY);
+		ck_assert_int_eq(pthread_rwlock_rdlock(&rw), 0);
+		ck_assert_uint_eq(nheld(), 2);
+		ck_assert_int_eq(pthread_rwlock_unlock(&rw), 0);
+		ck_assert_int_eq(pthread_mutex_unlock(&m), 0);
+		ck_assert_uint_eq(nheld(), 0);
+	}
+}
+END_TEST
+
+static Suite *
+intercept_suite(void)
+{
+	Suite *s = suite_create("intercept");
+	TCase *tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_mutex_lock_is_held_until_unlock);
+	tcase_add_test(tc, test_nested_and_out_of_order);
+	tcase_add_test(tc, test_trylock_busy_and_free);
+	tcase_add_test(tc, test_contended_lock_waits_then_holds);
+	tcase_add_test(tc, test_timedlock_times_out_without_a_hold);
+	tcase_add_test(tc, test_recursive_mutex_counts);
+	tcase_add_test(tc, test_errorcheck_results_are_glibcs);
+	tcase_add_test(tc, test_rwlock_modes);
+	tcase_add_test(tc, test_spinlock_and_c11_mutex);
+	tcase_add_test(tc, test_condition_wait_keeps_the_hold);
+	tcase_add_test(tc, test_errno_is_left_alone);
+	tcase_add_test(tc, test_deferred_to_the_next_functions);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(intercept_suite)
