@@ -171,6 +171,7 @@ struct lh_lock {
 	struct lh_gnode *gnode;	       /* graph state, under the graph mutex */
 	const char *name;	       /* lh_lock_name() annotation, or NULL */
 	struct lh_lock *free_next;     /* free list, under the table mutex */
+	void *stats;		       /* its statistics entry (stats.c), under stats_mu */
 	/* A condition variable's waiters and the mutex they use (cond.c). */
 	lh_mutex_t cond_mu;
 	uint32_t cond_waiters;

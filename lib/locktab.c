@@ -77,6 +77,7 @@ lh_locktab_get(const void *addr, enum lh_lock_type type, int kind, uintptr_t ini
 	lk->gnode = NULL;
 	lk->name = NULL;
 	lk->free_next = NULL;
+	lk->stats = NULL;
 	atomic_store_explicit(&lk->addr, a, memory_order_relaxed);
 	atomic_store_explicit(&lk->next, atomic_load_explicit(&lh_locktab_buckets[b], memory_order_relaxed),
 			      memory_order_relaxed);

@@ -53,11 +53,20 @@ struct lstats {
 	uint32_t cap;	     /* sites allocated: 2, 4, 8, then MAX_SITES */
 	struct site *sites;
 	struct lstats *next; /* hash chain */
+	uint32_t epoch;	     /* the process's epoch when made (see below) */
 };
 
 #define NBUCKETS 4096
 
 static lh_mutex_t stats_mu = LH_MUTEX_INIT;
+/*
+ * A lock's node points at its entry (lk->stats), so that handing a slot in
+ * needs no hash lookup. The pointer never dangles: an entry is freed only
+ * when its lock retires, which clears it, and a node gets a new identity
+ * with it cleared. A fork child empties the tables without freeing: the
+ * entries the nodes still point at are the parent's, told apart by epoch.
+ */
+static uint32_t epoch = 1;
 static struct lstats *locks_tab[NBUCKETS], *class_tab[NBUCKETS];
 static _Atomic int oom_warned;
 
@@ -102,12 +111,21 @@ make(struct lstats **tab, uint64_t key)
 static struct lstats *
 entry_of(struct lh_lock *lk, uint64_t id)
 {
-	struct lstats *e = find(locks_tab, id);
+	struct lstats *e = lk->stats;
 
-	if (e || lk->id != id || !atomic_load_explicit(&lk->addr, memory_order_relaxed))
+	if (e && e->key == id && !e->is_class && e->epoch == epoch)
 		return e;
+	if ((e = find(locks_tab, id)) != NULL) {
+		if (lk->id == id)
+			lk->stats = e;
+		return e;
+	}
+	if (lk->id != id || !atomic_load_explicit(&lk->addr, memory_order_relaxed))
+		return NULL;
 	if (!(e = make(locks_tab, id)))
 		return NULL;
+	e->epoch = epoch;
+	lk->stats = e;
 	e->who.id = id;
 	e->who.addr = atomic_load_explicit(&lk->addr, memory_order_relaxed);
 	e->who.init_pc = lk->init_pc;
@@ -167,11 +185,10 @@ site_of(struct lstats *e, uintptr_t pc)
 static void
 add_slot(struct lh_stat_slot *s)
 {
-	struct lstats *e = find(locks_tab, s->id);
+	/* The lock's entry (made if need be), else its class takes it. */
+	struct lstats *e = entry_of(s->lock, s->id);
 	struct site *st;
 
-	if (!e) /* the lock is alive (made if need be), else its class takes it */
-		e = entry_of(s->lock, s->id);
 	if (!e)
 		e = find(class_tab, s->cls);
 	if (!e)
@@ -195,7 +212,23 @@ add_spill_locked(struct lh_thread *t)
 {
 	uint32_t n = atomic_load_explicit(&t->nspill, memory_order_acquire);
 
-	for (uint32_t i = 0; i < n && i < LH_STAT_SPILL; i++)
+	if (n > LH_STAT_SPILL)
+		n = LH_STAT_SPILL;
+	/* The entries are all over memory: ask for them together, a level at a
+	 * time (nodes, entries, call sites), so that the misses overlap. */
+	for (uint32_t i = 0; i < n; i++)
+		__builtin_prefetch(t->spill[i].lock);
+	for (uint32_t i = 0; i < n; i++)
+		__builtin_prefetch(t->spill[i].lock->stats);
+	for (uint32_t i = 0; i < n; i++) {
+		const struct lstats *e = t->spill[i].lock->stats;
+
+		if (e && e->sites) { /* most locks have one or two sites: 112 bytes */
+			__builtin_prefetch(e->sites);
+			__builtin_prefetch((const char *)e->sites + 64);
+		}
+	}
+	for (uint32_t i = 0; i < n; i++)
 		add_slot(&t->spill[i]);
 	atomic_store_explicit(&t->nspill, 0, memory_order_relaxed);
 }
@@ -354,6 +387,7 @@ lh_stats_retire(struct lh_lock *lk)
 	 */
 	if (lk->from_init && !find(locks_tab, lk->id))
 		entry_of(lk, lk->id);
+	lk->stats = NULL;
 	for (pp = &locks_tab[bucket(lk->id)]; (e = *pp) != NULL; pp = &e->next) {
 		if (e->key != lk->id)
 			continue;
@@ -607,6 +641,7 @@ lh_stats_atfork_child(void)
 	struct lh_thread *t = lh_self;
 
 	lh_mutex_reset(&stats_mu);
+	epoch++; /* the nodes' pointers name the parent's entries */
 	memset(locks_tab, 0, sizeof(locks_tab));
 	memset(class_tab, 0, sizeof(class_tab));
 	if (t) { /* the forking thread's counts are the parent's */

@@ -143,6 +143,37 @@ START_TEST(test_stats_a_dump_does_not_count_twice)
 }
 END_TEST
 
+START_TEST(test_stats_a_lock_made_again_counts_apart)
+{
+	struct lh_thread *t;
+	const char *log;
+	uint64_t old[10];
+
+	/* Two rounds: every lock has its entry, and its node points at it. */
+	count_all((void *)2L);
+	t = lh_enter();
+	lh_stats_flush(t, true);
+	for (int i = 0; i < 10; i++) {
+		ck_assert_ptr_nonnull(lk[i]->stats);
+		old[i] = lk[i]->id;
+		/* Destroyed (its counts go to its class) and made again: most
+		 * likely in the same node, which must not lead to the old entry. */
+		lh_on_destroy(&locks[i]);
+		lk[i] = lh_locktab_get(&locks[i], LH_TYPE_MUTEX, 0, 0, false);
+		ck_assert_ptr_nonnull(lk[i]);
+		ck_assert_uint_ne(lk[i]->id, old[i]);
+		ck_assert_ptr_null(lk[i]->stats);
+		for (int k = 0; k < 3; k++)
+			lh_stat_count(t, lk[i], lk[i]->id, (uintptr_t)&locks[i], 0x3000);
+	}
+	lh_leave(t);
+	lh_stats_report(true);
+	log = check_slurp(logpath);
+	for (int i = 0; i < NLOCKS; i++)
+		ck_assert_int_eq(acquisitions(log, i), (i < 10 ? 3 : 2));
+}
+END_TEST
+
 static Suite *
 stats_suite(void)
 {
@@ -154,6 +185,7 @@ stats_suite(void)
 	tcase_add_test(tc, test_stats_counts_every_acquisition_across_evictions);
 	tcase_add_test(tc, test_stats_adds_up_threads_that_exit);
 	tcase_add_test(tc, test_stats_a_dump_does_not_count_twice);
+	tcase_add_test(tc, test_stats_a_lock_made_again_counts_apart);
 	suite_add_tcase(s, tc);
 	return s;
 }
