@@ -1,12 +1,13 @@
 /*
  * The hot path of every lock call, inline in the wrappers (intercept.c).
  *
- * A lock taken in an order this thread has seen costs: one TLS load, a
- * lock-free lookup in the lock table, a scan of the held stack for re-entry,
- * one chain-key mix and one probe of the thread's chain cache; then a push
- * onto the held stack. No lock, no shared write, no call out of line, and
- * errno is not touched (only the slow paths can change it; they save it).
- * Everything else is in acquire.c.
+ * A lock taken in an order this thread has seen costs (lh_took, acquire.c):
+ * one TLS load, one probe of the thread's statistics slots, which name the
+ * lock's node (no lock-table lookup), an add and a multiply for the chain
+ * key and one probe of the thread's chain cache; then a push onto the held
+ * stack. No lock, no shared write, and errno is not touched (only the slow
+ * paths can change it; they save it). The general path below (before and
+ * after the real call) serves everything else.
  */
 #ifndef LOCKHOUND_ACQUIRE_H
 #define LOCKHOUND_ACQUIRE_H

@@ -63,6 +63,19 @@ nheld(void)
 	return me()->nheld;
 }
 
+/* ts: ms milliseconds from now on CLOCK_REALTIME (the timed calls' clock). */
+static void
+realtime_in(struct timespec *ts, long ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
 /* A thread that holds a lock until told to let go. */
 struct holder {
 	pthread_t th;
@@ -178,19 +191,13 @@ START_TEST(test_timedlock_times_out_without_a_hold)
 
 	hold_start(&h, &m);
 	for (int r = 0; r < ROUNDS; r++) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 5000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		realtime_in(&ts, 5);
 		ck_assert_int_eq(pthread_mutex_timedlock(&m, &ts), ETIMEDOUT);
 		ck_assert_uint_eq(nheld(), 0);
 		ck_assert_uint_eq(atomic_load(&me()->wait_addr), 0);
 	}
 	hold_end(&h);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 5;
+	realtime_in(&ts, 5000);
 	ck_assert_int_eq(pthread_mutex_timedlock(&m, &ts), 0);
 	assert_top(&m, LH_TIMED, LH_MODE_WRITE, 1);
 	pthread_mutex_unlock(&m);
@@ -311,12 +318,7 @@ START_TEST(test_condition_wait_keeps_the_hold)
 
 	pthread_mutex_lock(&m);
 	for (int r = 0; r < ROUNDS; r++) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 2000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		realtime_in(&ts, 2);
 		ck_assert_int_eq(pthread_cond_timedwait(&cv, &m, &ts), ETIMEDOUT);
 		ck_assert_uint_eq(nheld(), 1);
 		assert_top(&m, LH_BLOCKING, LH_MODE_WRITE, 1);

@@ -69,23 +69,29 @@ probe(void)
 	exit(0); /* through the runtime's destructor */
 }
 
-/* Runs this program as a probe with LOCKHOUND_OPTIONS=options; its stdout
- * and stderr go to out and err (64 bytes each); returns its wait status. */
-static int
-run_probe(const char *mode, const char *options, char *out, char *err)
+/* What a probe did: its exit status and what it wrote. */
+struct probe {
+	int code;
+	char *out, *err;
+};
+
+/* Runs this program as a probe with LOCKHOUND_OPTIONS=options, which must
+ * exit (not be killed). */
+static struct probe
+run_probe(const char *mode, const char *options)
 {
-	char env_probe[64], env_options[256];
+	char env_probe[64], env_options[256], out[64], err[64], name[] = "check-runtime";
 	char *envp[] = {env_probe, env_options, NULL};
-	char name[] = "check-runtime";
 	char *argv[] = {name, NULL};
 	posix_spawn_file_actions_t fa;
+	struct probe p;
 	int status, fd;
 	pid_t pid;
 
 	snprintf(env_probe, sizeof(env_probe), "LH_RUNTIME_PROBE=%s", mode);
 	snprintf(env_options, sizeof(env_options), "LOCKHOUND_OPTIONS=%s", options);
-	snprintf(out, 64, "/tmp/lh-check-runtime-out.XXXXXX");
-	snprintf(err, 64, "/tmp/lh-check-runtime-err.XXXXXX");
+	snprintf(out, sizeof(out), "/tmp/lh-check-runtime-out.XXXXXX");
+	snprintf(err, sizeof(err), "/tmp/lh-check-runtime-err.XXXXXX");
 	ck_assert_int_ge(fd = mkstemp(out), 0);
 	close(fd);
 	ck_assert_int_ge(fd = mkstemp(err), 0);
@@ -96,14 +102,20 @@ run_probe(const char *mode, const char *options, char *out, char *err)
 	ck_assert_int_eq(posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, envp), 0);
 	posix_spawn_file_actions_destroy(&fa);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	return status;
+	ck_assert_msg(WIFEXITED(status), "probe %s: status %#x", mode, status);
+	p.code = WEXITSTATUS(status);
+	p.out = strdup(check_slurp(out));
+	p.err = strdup(check_slurp(err));
+	unlink(out);
+	unlink(err);
+	return p;
 }
 
 static void
-cleanup(const char *out, const char *err)
+probe_free(struct probe *p)
 {
-	unlink(out);
-	unlink(err);
+	free(p->out);
+	free(p->err);
 }
 
 START_TEST(test_runtime_is_ready_once)
@@ -116,66 +128,49 @@ END_TEST
 
 START_TEST(test_runtime_takes_options_from_the_environment)
 {
-	char out[64], err[64], *o, *e;
-	int status = run_probe("options", "timeout_ms=1234:stats=hold:exitcode=9", out, err);
+	struct probe p = run_probe("options", "timeout_ms=1234:stats=hold:exitcode=9");
 
-	ck_assert(WIFEXITED(status));
-	ck_assert_int_eq(WEXITSTATUS(status), 0);
-	o = strdup(check_slurp(out));
-	e = strdup(check_slurp(err));
-	ck_assert_str_eq(o, "state=2 timeout_ms=1234 stats=2 exitcode=9\n");
-	ck_assert_str_eq(e, "");
-	free(o);
-	free(e);
-	cleanup(out, err);
+	ck_assert_int_eq(p.code, 0);
+	ck_assert_str_eq(p.out, "state=2 timeout_ms=1234 stats=2 exitcode=9\n");
+	ck_assert_str_eq(p.err, "");
+	probe_free(&p);
 }
 END_TEST
 
 START_TEST(test_runtime_says_each_bad_option_once_and_goes_on)
 {
-	char out[64], err[64], *o, *e;
-	int status = run_probe("options", "timeout_ms=soon:no_such_option=1:stats=hold", out, err);
+	struct probe p = run_probe("options", "timeout_ms=soon:no_such_option=1:stats=hold");
 
-	ck_assert(WIFEXITED(status));
-	ck_assert_int_eq(WEXITSTATUS(status), 0);
-	o = strdup(check_slurp(out));
-	e = strdup(check_slurp(err));
+	ck_assert_int_eq(p.code, 0);
 	/* The good one applies; the bad ones keep their defaults. */
-	ck_assert_str_eq(o, "state=2 timeout_ms=0 stats=2 exitcode=-1\n");
-	ck_assert_int_eq(check_count(e, "LOCKHOUND_OPTIONS: timeout_ms: "), 1);
-	ck_assert_int_eq(check_count(e, "LOCKHOUND_OPTIONS: no_such_option: "), 1);
-	ck_assert_int_eq(check_count(e, "; ignored\n"), 2);
-	ck_assert_int_eq(check_count(e, "\n"), 2);
-	free(o);
-	free(e);
-	cleanup(out, err);
+	ck_assert_str_eq(p.out, "state=2 timeout_ms=0 stats=2 exitcode=-1\n");
+	ck_assert_int_eq(check_count(p.err, "LOCKHOUND_OPTIONS: timeout_ms: "), 1);
+	ck_assert_int_eq(check_count(p.err, "LOCKHOUND_OPTIONS: no_such_option: "), 1);
+	ck_assert_int_eq(check_count(p.err, "; ignored\n"), 2);
+	ck_assert_int_eq(check_count(p.err, "\n"), 2);
+	probe_free(&p);
 }
 END_TEST
 
 START_TEST(test_runtime_exit_status_with_findings)
 {
-	char out[64], err[64], *e;
-	int status;
+	struct probe p;
 
 	/* An inversion, and exitcode=7: the process exits with 7. */
-	status = run_probe("inversion", "exitcode=7", out, err);
-	ck_assert(WIFEXITED(status));
-	ck_assert_int_eq(WEXITSTATUS(status), 7);
-	e = check_slurp(err);
-	ck_assert_int_eq(check_count(e, "lockhound: lock-order-inversion: "), 1);
-	cleanup(out, err);
+	p = run_probe("inversion", "exitcode=7");
+	ck_assert_int_eq(p.code, 7);
+	ck_assert_int_eq(check_count(p.err, "lockhound: lock-order-inversion: "), 1);
+	probe_free(&p);
 	/* Nothing reported: its own status. */
-	status = run_probe("consistent", "exitcode=7", out, err);
-	ck_assert(WIFEXITED(status));
-	ck_assert_int_eq(WEXITSTATUS(status), 0);
-	cleanup(out, err);
+	p = run_probe("consistent", "exitcode=7");
+	ck_assert_int_eq(p.code, 0);
+	ck_assert_int_eq(check_count(p.err, "lockhound: "), 0);
+	probe_free(&p);
 	/* exitcode unset: its own status, with the report. */
-	status = run_probe("inversion", "", out, err);
-	ck_assert(WIFEXITED(status));
-	ck_assert_int_eq(WEXITSTATUS(status), 0);
-	e = check_slurp(err);
-	ck_assert_int_eq(check_count(e, "lockhound: lock-order-inversion: "), 1);
-	cleanup(out, err);
+	p = run_probe("inversion", "");
+	ck_assert_int_eq(p.code, 0);
+	ck_assert_int_eq(check_count(p.err, "lockhound: lock-order-inversion: "), 1);
+	probe_free(&p);
 }
 END_TEST
 
