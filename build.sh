@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 
 # Debian packages the build and the tests need.
 DEPS="build-essential autoconf automake libtool pkg-config uthash-dev check \
-libdw-dev libelf-dev python3 mandoc elfutils clang graphviz"
+libdw-dev libelf-dev libiberty-dev python3 mandoc elfutils clang graphviz"
 
 missing=""
 for p in $DEPS; do

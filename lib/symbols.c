@@ -16,12 +16,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <libiberty/demangle.h>
+
 #include "lockhound-private.h"
 
 struct sym {
 	uintptr_t addr; /* file address */
 	uintptr_t size;
 	const char *name;
+	const char *pretty; /* name demangled (C++), made on first use; or NULL */
 };
 
 struct symtab {
@@ -31,6 +34,57 @@ struct symtab {
 };
 
 static lh_mutex_t symbols_mu = LH_MUTEX_INIT;
+
+/*
+ * C++ names are shown demangled, as gdb and the CLI show them, with
+ * libiberty's demangler (the one inside libstdc++) in its callback form: it
+ * works on the stack and calls back with the pieces, no malloc, which an
+ * allocator that locks could not take here.
+ */
+struct piece_buf {
+	char p[1024];
+	size_t n;
+	bool over;
+};
+
+static void
+add_piece(const char *s, size_t len, void *arg)
+{
+	struct piece_buf *b = arg;
+
+	if (b->over || b->n + len >= sizeof(b->p)) {
+		b->over = true;
+		return;
+	}
+	memcpy(b->p + b->n, s, len);
+	b->n += len;
+}
+
+/* s's name for people: demangled once into the arena. Caller holds
+ * symbols_mu. */
+static const char *
+pretty_name(struct sym *s)
+{
+	struct piece_buf b;
+	char *p;
+
+	if (s->pretty)
+		return s->pretty;
+	if (strncmp(s->name, "_Z", 2) != 0)
+		return s->name;
+	b.n = 0;
+	b.over = false;
+	if (!cplus_demangle_v3_callback(s->name, DMGL_PARAMS | DMGL_ANSI, add_piece, &b) ||
+	    b.over || b.n == 0 ||
+	    !(p = lh_alloc(b.n + 1))) {
+		s->pretty = s->name; /* as it is, from now on */
+		return s->name;
+	}
+	memcpy(p, b.p, b.n);
+	p[b.n] = '\0';
+	s->pretty = p;
+	return p;
+}
 static struct symtab **tabs;
 static int ntabs;
 
@@ -134,6 +188,7 @@ load_table(struct symtab *t, const unsigned char *img, size_t size, const Elf64_
 		s.addr = syms[i].st_value;
 		s.size = syms[i].st_size;
 		s.name = strs + syms[i].st_name;
+		s.pretty = NULL;
 		if (memchr(s.name, '\0', strsh->sh_size - syms[i].st_name) == NULL)
 			continue;
 		if (type == STT_FUNC || type == STT_GNU_IFUNC)
@@ -180,8 +235,8 @@ load_module(struct symtab *t, const struct lh_module *m)
 		load_table(t, img, size, sh);
 }
 
-static const struct sym *
-search(const struct sym *a, size_t n, uintptr_t addr, bool exact_size)
+static struct sym *
+search(struct sym *a, size_t n, uintptr_t addr, bool exact_size)
 {
 	size_t lo = 0, hi = n;
 
@@ -197,7 +252,7 @@ search(const struct sym *a, size_t n, uintptr_t addr, bool exact_size)
 		return NULL;
 	/* Prefer a symbol whose extent covers addr among equal start addresses. */
 	for (size_t i = lo; i > 0; i--) {
-		const struct sym *s = &a[i - 1];
+		struct sym *s = &a[i - 1];
 
 		if (addr < s->addr + s->size)
 			return s;
@@ -217,7 +272,7 @@ lh_symbolize(uintptr_t addr, bool data, const char **name, uintptr_t *off,
 	     const struct lh_module **mod)
 {
 	const struct lh_module *m = lh_module_find(addr);
-	const struct sym *s = NULL;
+	struct sym *s = NULL;
 	struct symtab *t;
 
 	*mod = m;
@@ -247,11 +302,12 @@ lh_symbolize(uintptr_t addr, bool data, const char **name, uintptr_t *off,
 		s = search(t->objs, t->nobjs, addr - m->bias, true);
 	else
 		s = search(t->funcs, t->nfuncs, addr - m->bias, false);
+	if (s)
+		*name = pretty_name(s);
 out:
 	lh_mutex_unlock(&symbols_mu);
 	if (!s)
 		return false;
-	*name = s->name;
 	*off = addr - m->bias - s->addr;
 	return true;
 }

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <libiberty/demangle.h>
 #include <unistd.h>
 
 #include "symbolize.h"
@@ -461,8 +462,6 @@ die_name(Dwarf_Die *die)
 	return NULL;
 }
 
-/* libstdc++'s demangler (the Itanium C++ ABI's), callable from C. */
-extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
 
 /* A C++ (Itanium ABI) name made readable, as gdb and eu-stack show it:
  * `_ZN4bank8transferERNS_7AccountES1_l` is
@@ -473,15 +472,12 @@ demangle(struct symbolizer *s, const char *name)
 {
 	const char *d;
 	char *r;
-	int status = -1;
 
 	if (!name || strncmp(name, "_Z", 2) != 0)
 		return name;
-	r = __cxa_demangle(name, NULL, NULL, &status);
-	if (status != 0 || !r) {
-		free(r);
+	r = cplus_demangle_v3(name, DMGL_PARAMS | DMGL_ANSI);
+	if (!r)
 		return name;
-	}
 	d = own(s, r);
 	return d ? d : name;
 }
