@@ -39,8 +39,11 @@ static lh_mutex_t symbols_mu = LH_MUTEX_INIT;
  * C++ names are shown demangled, as gdb and the CLI show them, with
  * libiberty's demangler (the one inside libstdc++) in its callback form: it
  * works on the stack and calls back with the pieces, no malloc, which an
- * allocator that locks could not take here.
+ * allocator that locks could not take here. Its stack grows with the name
+ * (about 72 bytes per character) and this runs on the program's thread,
+ * whose stack may be small: longer names stay mangled.
  */
+#define DEMANGLE_MAX 200
 struct piece_buf {
 	char p[1024];
 	size_t n;
@@ -70,7 +73,7 @@ pretty_name(struct sym *s)
 
 	if (s->pretty)
 		return s->pretty;
-	if (strncmp(s->name, "_Z", 2) != 0)
+	if (strncmp(s->name, "_Z", 2) != 0 || strnlen(s->name, DEMANGLE_MAX + 1) > DEMANGLE_MAX)
 		return s->name;
 	b.n = 0;
 	b.over = false;
