@@ -381,8 +381,6 @@ symbolize_stack(struct ctx *c, const uint64_t *pcs, int n, bool first_exact, str
 
 		sym_code(c->sym, pcs[i], !(i == 0 && first_exact), &sf);
 		for (int k = 0; k < (sf.ninl ? sf.ninl : 1); k++) {
-			struct fframe *fr;
-
 			if (s->n == cap) {
 				cap = cap ? cap * 2 : 32;
 				s->frames = realloc(s->frames, cap * sizeof(*s->frames));
@@ -391,25 +389,7 @@ symbolize_stack(struct ctx *c, const uint64_t *pcs, int n, bool first_exact, str
 					exit(EXIT_USAGE);
 				}
 			}
-			fr = &s->frames[s->n++];
-			memset(fr, 0, sizeof(*fr));
-			fr->pc = pcs[i];
-			fr->module = sf.module;
-			fr->module_offset = sf.module_offset;
-			fr->status = sf.status;
-			if (sf.ninl) {
-				fr->function = sf.inl[k].function;
-				fr->file = sf.inl[k].file;
-				fr->line = sf.inl[k].line;
-				fr->column = sf.inl[k].column;
-				fr->inlined = k < sf.ninl - 1;
-				if (k == sf.ninl - 1 && sf.symbol && fr->function &&
-				    strcmp(sf.symbol, fr->function) == 0)
-					fr->function_offset = sf.symbol_offset;
-			} else if (sf.symbol) {
-				fr->function = sf.symbol;
-				fr->function_offset = sf.symbol_offset;
-			}
+			fframe_set(&s->frames[s->n++], pcs[i], &sf, k);
 		}
 	}
 }

@@ -117,33 +117,36 @@ expand_frame(struct logproc *p, const struct logframe *lf, struct fframe **v, si
 		sf.module_offset = lf->offset;
 	}
 	for (k = 0; k < (sf.ninl ? sf.ninl : 1); k++) {
-		struct fframe *fr;
-
 		if (*n == *cap) {
 			*cap = *cap ? *cap * 2 : 16;
 			*v = realloc(*v, *cap * sizeof(**v));
 			if (!*v)
 				oom();
 		}
-		fr = &(*v)[(*n)++];
-		memset(fr, 0, sizeof(*fr));
-		fr->pc = lf->pc;
-		fr->module = sf.module;
-		fr->module_offset = sf.module_offset;
-		fr->status = sf.status;
-		if (sf.ninl) {
-			fr->function = sf.inl[k].function;
-			fr->file = sf.inl[k].file;
-			fr->line = sf.inl[k].line;
-			fr->column = sf.inl[k].column;
-			fr->inlined = k < sf.ninl - 1;
-			if (k == sf.ninl - 1 && sf.symbol && fr->function &&
-			    strcmp(sf.symbol, fr->function) == 0)
-				fr->function_offset = sf.symbol_offset;
-		} else if (sf.symbol) {
-			fr->function = sf.symbol;
-			fr->function_offset = sf.symbol_offset;
-		}
+		fframe_set(&(*v)[(*n)++], lf->pc, &sf, k);
+	}
+}
+
+void
+fframe_set(struct fframe *fr, uint64_t pc, const struct sym_frame *sf, int k)
+{
+	memset(fr, 0, sizeof(*fr));
+	fr->pc = pc;
+	fr->module = sf->module;
+	fr->module_offset = sf->module_offset;
+	fr->status = sf->status;
+	if (sf->ninl) {
+		fr->function = sf->inl[k].function;
+		fr->file = sf->inl[k].file;
+		fr->line = sf->inl[k].line;
+		fr->column = sf->inl[k].column;
+		fr->inlined = k < sf->ninl - 1;
+		if (k == sf->ninl - 1 && sf->symbol && fr->function &&
+		    strcmp(sf->symbol, fr->function) == 0)
+			fr->function_offset = sf->symbol_offset;
+	} else if (sf->symbol) {
+		fr->function = sf->symbol;
+		fr->function_offset = sf->symbol_offset;
 	}
 }
 

@@ -100,6 +100,8 @@ const struct fframe *fstack_site(const struct fstack *s);
 
 /* "abba.c:28" / "take_b+0x12 (abba)" / "0x7f.. (libc.so.6+0x891f5)". Caller
  * frees. With func, adds " in FUNCTION" when known. */
+/* fr: frame k of sf (the k-th call inlined at pc, innermost first), at pc. */
+void fframe_set(struct fframe *fr, uint64_t pc, const struct sym_frame *sf, int k);
 char *fframe_where(const struct fframe *fr, bool func);
 
 /* fframe_where(site, true), plus its caller: "order2.c:19 in take (called
