@@ -34,6 +34,7 @@
 
 #include "../lib/lockhound-private.h"
 #include "attach.h"
+#include "lockhound-cli.h"
 
 struct want {
 	const char *name;
@@ -61,9 +62,8 @@ find_lib(Dwfl_Module *mod, void **ud, const char *name, Dwarf_Addr start, void *
 	return DWARF_CB_OK;
 }
 
-/* The runtime this lockhound belongs to, as `lockhound run` finds it. */
-static bool
-own_runtime(char *buf, size_t size)
+bool
+cli_find_runtime(char *buf, size_t size)
 {
 	const char *env = getenv("LOCKHOUND_LIBRARY");
 	char self[PATH_MAX];
@@ -81,6 +81,7 @@ own_runtime(char *buf, size_t size)
 		slash = strrchr(self, '/');
 		if (slash) {
 			*slash = '\0';
+			/* In the build tree, tools/lockhound sits next to lib/. */
 			if ((size_t)snprintf(buf, size, "%s/../lib/.libs/liblockhound.so", self) <
 				    size &&
 			    access(buf, R_OK) == 0)
@@ -317,7 +318,7 @@ runtime_read(const struct target *t, struct Dwfl *dwfl, struct rt_tables *rt)
 	rt->present = true;
 	path = dwfl_module_info(mod, NULL, &start, NULL, NULL, NULL, NULL, NULL);
 	rt->lib = strdup(path ? path : "liblockhound.so");
-	if (!own_runtime(own, sizeof(own)) || !file_build_id(own, own_id, sizeof(own_id))) {
+	if (!cli_find_runtime(own, sizeof(own)) || !file_build_id(own, own_id, sizeof(own_id))) {
 		snprintf(rt->note, sizeof(rt->note),
 			 "the process has %.200s loaded, but this lockhound cannot find its own "
 			 "runtime to compare builds with (set LOCKHOUND_LIBRARY): its records "

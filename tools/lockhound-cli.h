@@ -7,6 +7,7 @@
 #define LOCKHOUND_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define EXIT_CLEAN 0
 #define EXIT_FINDINGS 1
@@ -23,6 +24,11 @@ extern const char *cli_progname;
 
 void cli_error(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 bool cli_wants_help(int argc, char **argv);
+
+/* The runtime this lockhound belongs to: $LOCKHOUND_LIBRARY, else the one in
+ * its build tree, else the installed one. Its path into buf; false if it
+ * cannot be read (attach-runtime.c). */
+bool cli_find_runtime(char *buf, size_t size);
 
 int cmd_run(int argc, char **argv);
 void usage_run(void);

@@ -35,43 +35,6 @@ usage_run(void)
 	       "Exits with PROG's status; 2 if PROG cannot be run or an option is bad.\n");
 }
 
-static bool
-readable(const char *path)
-{
-	return access(path, R_OK) == 0;
-}
-
-/* Writes the runtime's path into buf; false if none is found. */
-static bool
-find_runtime(char *buf, size_t size)
-{
-	const char *env = getenv("LOCKHOUND_LIBRARY");
-	char self[PATH_MAX];
-	ssize_t n;
-
-	if (env && *env) {
-		snprintf(buf, size, "%s", env);
-		return readable(buf);
-	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		char *slash;
-
-		self[n] = '\0';
-		slash = strrchr(self, '/');
-		if (slash) {
-			*slash = '\0';
-			/* In the build tree, tools/lockhound sits next to lib/. */
-			if ((size_t)snprintf(buf, size, "%s/../lib/.libs/liblockhound.so", self) <
-				    size &&
-			    readable(buf))
-				return true;
-		}
-	}
-	snprintf(buf, size, "%s/liblockhound.so", LH_LIBDIR);
-	return readable(buf);
-}
-
 /* Returns s + sep + add (just add when s is empty) and frees s. */
 static char *
 append(char *s, const char *sep, const char *add)
@@ -138,7 +101,7 @@ cmd_run(int argc, char **argv)
 		cli_error("run", "no program to run (see 'lockhound run --help')");
 		goto usage;
 	}
-	if (!find_runtime(lib, sizeof(lib))) {
+	if (!cli_find_runtime(lib, sizeof(lib))) {
 		cli_error("run", "%s: the runtime library is missing (set LOCKHOUND_LIBRARY)",
 			  lib);
 		goto usage;
