@@ -1363,39 +1363,13 @@ text_thread_ref(struct lh_buf *b, struct dump *d, pid_t tid)
 		lh_buf_puts(b, " (exited)");
 }
 
-/* A semaphore or barrier: by its variable, when it is one. */
-static void
-describe_object(struct lh_buf *b, const char *what, uintptr_t addr)
-{
-	const struct lh_module *m;
-	const char *name;
-	uintptr_t off;
-
-	if (lh_symbolize(addr, true, &name, &off, &m)) {
-		lh_buf_puts(b, name);
-		if (off) {
-			lh_buf_putc(b, '+');
-			lh_buf_put_hex(b, off);
-		}
-		lh_buf_puts(b, " (");
-		lh_buf_puts(b, what);
-		lh_buf_putc(b, ' ');
-		lh_buf_put_hex(b, addr);
-		lh_buf_putc(b, ')');
-	} else {
-		lh_buf_puts(b, what);
-		lh_buf_putc(b, ' ');
-		lh_buf_put_hex(b, addr);
-	}
-}
-
 static void
 describe_lock(struct lh_buf *b, struct lh_gnode *g, uintptr_t addr)
 {
 	if (g)
 		lh_lock_describe(b, g);
 	else
-		describe_object(b, "lock", addr);
+		lh_text_object(b, "lock", addr);
 }
 
 static void
@@ -1426,11 +1400,11 @@ text_state(struct lh_buf *b, struct dump *d, const struct dthread *dt)
 		break;
 	case LH_WAIT_SEM:
 		lh_buf_puts(b, "waiting on ");
-		describe_object(b, "semaphore", dt->wait_addr);
+		lh_text_object(b, "semaphore", dt->wait_addr);
 		break;
 	case LH_WAIT_BARRIER:
 		lh_buf_puts(b, "waiting at ");
-		describe_object(b, "barrier", dt->wait_addr);
+		lh_text_object(b, "barrier", dt->wait_addr);
 		break;
 	default:
 		lh_buf_puts(b, "running");

@@ -40,6 +40,16 @@ void lh_mutex_unlock(lh_mutex_t *mu);
 void lh_mutex_reset(lh_mutex_t *mu);
 pid_t lh_gettid(void);
 uint64_t lh_now_ns(void);
+
+/* A thread-exit hook: a pthread key whose destructor runs fn, made once by
+ * the first thread that needs it. */
+struct lh_exit_key {
+	void (*fn)(void *);
+	pthread_key_t key;
+	_Atomic int state; /* 0 none, 1 made, 2 failed, 3 being made */
+};
+
+void lh_exit_key_set(struct lh_exit_key *k, void *value);
 uint64_t lh_realtime_us(void);
 
 /* ---- arena.c: mmap-backed allocator ----------------------------------- */
@@ -572,6 +582,7 @@ uint64_t lh_report_findings(void);
 void lh_json_begin(struct lh_buf *b, const char *kind, pid_t tid);
 void lh_json_stack(struct lh_buf *b, lh_stack_id id);
 void lh_text_stack(struct lh_buf *b, lh_stack_id id, const char *indent);
+void lh_text_object(struct lh_buf *b, const char *what, uintptr_t addr);
 void lh_lock_describe(struct lh_buf *b, const struct lh_gnode *g);
 bool lh_report_misuse(const char *what, const void *addr, struct lh_lock *lk,
 		      const char *detail, lh_stack_id taken_at, uintptr_t from_cfa,

@@ -86,8 +86,8 @@ static __thread bool thread_gone __attribute__((tls_model("initial-exec")));
 static lh_mutex_t blocks_mu = LH_MUTEX_INIT;
 static struct lh_race_thread *free_blocks;
 static _Atomic int nthreads; /* threads with a block: races need two */
-static pthread_key_t exit_key;
-static _Atomic int key_state; /* 0 none, 1 made, 2 failed, 3 making */
+static void thread_exit(void *arg);
+static struct lh_exit_key exit_key = {.fn = thread_exit};
 static _Atomic int oom_warned;
 
 static int sample_rate; /* lh_opt.race_sample once ready; 0 = off */
@@ -113,17 +113,6 @@ thread_exit(void *arg)
 	lh_mutex_unlock(&blocks_mu);
 }
 
-static void
-make_key(void)
-{
-	int s = 0;
-
-	if (atomic_load_explicit(&key_state, memory_order_acquire) != 0)
-		return;
-	if (!atomic_compare_exchange_strong(&key_state, &s, 3))
-		return;
-	atomic_store(&key_state, pthread_key_create(&exit_key, thread_exit) == 0 ? 1 : 2);
-}
 
 /*
  * The calling thread's block, made on its first hook. NULL when out of
@@ -162,9 +151,7 @@ thread_block(void)
 	memset(t, 0, offsetof(struct lh_race_thread, frames));
 	t->tid = lh_gettid();
 	t->rng = ((uint64_t)t->tid << 32) ^ lh_now_ns() ^ (uintptr_t)t;
-	make_key();
-	if (atomic_load(&key_state) == 1)
-		pthread_setspecific(exit_key, t);
+	lh_exit_key_set(&exit_key, t);
 	atomic_fetch_add(&nthreads, 1);
 	lh_race_self = t;
 	errno = err;

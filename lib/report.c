@@ -1148,26 +1148,32 @@ race_held_nodes(const struct lh_race_access *acc, struct lh_gnode **out)
 	lh_graph_unlock();
 }
 
-/* "counter", "buf+0x8" or the bare address. Caller holds report_mu. */
-static void
-text_data_addr(struct lh_buf *b, uintptr_t addr)
+/* An object by its variable when it is one: "counter (0x...)", "buf+0x8
+ * (semaphore 0x...)"; else "semaphore 0x..." or the bare address. what (or
+ * NULL) says what it is. */
+void
+lh_text_object(struct lh_buf *b, const char *what, uintptr_t addr)
 {
 	const struct lh_module *m;
 	const char *name;
 	uintptr_t off;
+	bool named = lh_symbolize(addr, true, &name, &off, &m);
 
-	if (lh_symbolize(addr, true, &name, &off, &m)) {
+	if (named) {
 		lh_buf_puts(b, name);
 		if (off) {
 			lh_buf_putc(b, '+');
 			lh_buf_put_hex(b, off);
 		}
 		lh_buf_puts(b, " (");
-		lh_buf_put_hex(b, addr);
-		lh_buf_putc(b, ')');
-	} else {
-		lh_buf_put_hex(b, addr);
 	}
+	if (what) {
+		lh_buf_puts(b, what);
+		lh_buf_putc(b, ' ');
+	}
+	lh_buf_put_hex(b, addr);
+	if (named)
+		lh_buf_putc(b, ')');
 }
 
 static void
@@ -1317,7 +1323,7 @@ lh_report_data_race(const struct lh_race_info *r)
 	lh_buf_puts(&t, " of ");
 	lh_buf_put_u64(&t, a->size);
 	lh_buf_puts(&t, a->size == 1 ? " byte at " : " bytes at ");
-	text_data_addr(&t, a->addr);
+	lh_text_object(&t, NULL, a->addr);
 	lh_buf_puts(&t, " by thread ");
 	lh_buf_put_u64(&t, (uint64_t)a->tid);
 	if (r->value_change) {

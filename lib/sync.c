@@ -113,3 +113,17 @@ lh_tick_update(void)
 	atomic_store_explicit(&lh_tick_ms, ms, memory_order_relaxed);
 	return ms;
 }
+
+/* fn(value) runs when the calling thread exits; without the key (it could
+ * not be made, or another thread is making it right now) it does not. */
+void
+lh_exit_key_set(struct lh_exit_key *k, void *value)
+{
+	int s = 0;
+
+	if (atomic_load_explicit(&k->state, memory_order_acquire) == 0 &&
+	    atomic_compare_exchange_strong(&k->state, &s, 3))
+		atomic_store(&k->state, pthread_key_create(&k->key, k->fn) == 0 ? 1 : 2);
+	if (atomic_load(&k->state) == 1)
+		pthread_setspecific(k->key, value);
+}

@@ -25,26 +25,14 @@ static lh_mutex_t registry_mu = LH_MUTEX_INIT;
 static struct lh_thread *threads;   /* live and dead-but-kept */
 static struct lh_thread *free_list; /* recycled blocks */
 static uint32_t next_serial = 1;
-static pthread_key_t exit_key;
-static _Atomic int key_state; /* 0 none, 1 made, 2 failed */
 static _Atomic int oom_warned;
 
 /* Stands in for a thread that is exiting: its lock calls pass through. */
 static struct lh_thread exiting = {.busy = 1};
 
 static void on_thread_exit(void *arg);
+static struct lh_exit_key exit_key = {.fn = on_thread_exit};
 
-static void
-make_key(void)
-{
-	int s = 0;
-
-	if (atomic_load_explicit(&key_state, memory_order_acquire) != 0)
-		return;
-	if (!atomic_compare_exchange_strong(&key_state, &s, 3))
-		return;
-	atomic_store(&key_state, pthread_key_create(&exit_key, on_thread_exit) == 0 ? 1 : 2);
-}
 
 /*
  * Makes the calling thread's state and registers it. Returns NULL when out of
@@ -81,9 +69,7 @@ lh_thread_create(void)
 	t->next = threads;
 	threads = t;
 	lh_mutex_unlock(&registry_mu);
-	make_key();
-	if (atomic_load(&key_state) == 1)
-		pthread_setspecific(exit_key, t);
+	lh_exit_key_set(&exit_key, t);
 	return t;
 }
 
