@@ -166,6 +166,19 @@ struct lh_gnode;
  * The id is unique for the life of the process: it changes when the node is
  * reused, so (node, id) names one lock instance and one generation.
  */
+/*
+ * The acquisitions of one call site, handed in by threads' statistics slots
+ * when they are evicted (stats.c), kept in the lock's node: an eviction then
+ * touches only lines the acquisition touched. word is tag << 44 | count; the
+ * tag comes from the lock's id, so an add for a retired or reused node fails
+ * its compare-and-swap and takes the general path.
+ */
+#define LH_LOCK_SITES 8
+struct lh_lock_site {
+	_Atomic(uintptr_t) pc;
+	_Atomic uint64_t word;
+};
+
 struct lh_lock {
 	_Atomic(uintptr_t) addr;	   /* the user's lock; 0 while free */
 	_Atomic(struct lh_lock *) next; /* bucket chain in the lock table */
@@ -186,6 +199,9 @@ struct lh_lock {
 	lh_mutex_t cond_mu;
 	uint32_t cond_waiters;
 	uintptr_t cond_mutex;
+	/* Acquisitions handed in from threads' statistics slots (stats.c), on
+	 * lines of their own: 256 bytes per node in all. */
+	struct lh_lock_site sites[LH_LOCK_SITES] __attribute__((aligned(64)));
 };
 
 #define LH_LOCKTAB_BUCKETS (1u << 16)
@@ -225,6 +241,7 @@ struct lh_lock *lh_locktab_get(const void *addr, enum lh_lock_type type, int kin
 			       uintptr_t init_pc, bool from_init);
 void lh_locktab_remove(struct lh_lock *lk);
 size_t lh_locktab_count(void);
+void lh_locktab_each(void (*fn)(struct lh_lock *lk, void *arg), void *arg);
 void lh_locktab_atfork_prepare(void);
 void lh_locktab_atfork_parent(void);
 void lh_locktab_atfork_child(void);
@@ -664,6 +681,7 @@ void lh_stat_wait(struct lh_lock *lk, uint64_t id, uintptr_t site, uint64_t wait
 void lh_stat_released(struct lh_thread *t, struct lh_held *h, uintptr_t pc);
 void lh_stats_flush(struct lh_thread *t, bool spill);
 void lh_stats_retire(struct lh_lock *lk);
+void lh_stats_node_init(struct lh_lock *lk);
 void lh_stats_report(bool at_exit);
 void lh_stats_atfork_prepare(void);
 void lh_stats_atfork_parent(void);

@@ -78,6 +78,7 @@ lh_locktab_get(const void *addr, enum lh_lock_type type, int kind, uintptr_t ini
 	lk->name = NULL;
 	lk->free_next = NULL;
 	lk->stats = NULL;
+	lh_stats_node_init(lk);
 	atomic_store_explicit(&lk->addr, a, memory_order_relaxed);
 	atomic_store_explicit(&lk->next, atomic_load_explicit(&lh_locktab_buckets[b], memory_order_relaxed),
 			      memory_order_relaxed);
@@ -115,6 +116,20 @@ lh_locktab_remove(struct lh_lock *lk)
 		}
 		pp = &cur->next;
 	}
+	lh_mutex_unlock(&table_mu);
+}
+
+/* Calls fn for every lock in the table, under the table mutex: no node is
+ * made or reused meanwhile. fn must not use the lock table. */
+void
+lh_locktab_each(void (*fn)(struct lh_lock *lk, void *arg), void *arg)
+{
+	lh_mutex_lock(&table_mu);
+	for (size_t b = 0; b < LH_LOCKTAB_BUCKETS; b++)
+		for (struct lh_lock *lk = atomic_load_explicit(&lh_locktab_buckets[b],
+							       memory_order_relaxed);
+		     lk; lk = atomic_load_explicit(&lk->next, memory_order_relaxed))
+			fn(lk, arg);
 	lh_mutex_unlock(&table_mu);
 }
 

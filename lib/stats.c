@@ -6,22 +6,28 @@
  *
  * Cost: an acquisition increments a counter in its thread's direct-mapped
  * slot table, keyed by (lock address, call site): no clock, no shared write
- * (the slot also caches the lock's node for lh_took). A slot
- * evicted by another (lock, site) goes to the thread's spill list, which is
- * added into the global table under stats_mu when it is full: a program
- * that takes thousands of locks in turn takes stats_mu once per
- * LH_STAT_SPILL evictions, not at every acquisition. Every slot, and the
- * spill list, is added at thread exit, dump and process exit. A contended
- * acquisition (its first try failed; wait.c read the clock) goes straight to
- * the global table with its wait time and sets the lock's wait hint, so that
- * the release that ends the wait records its call site (a shared write only
- * on that path). stats=hold reads the clock at every acquire and release.
+ * (the slot also caches the lock's node for lh_took). A slot evicted by
+ * another (lock, site) adds its count to the lock's node, which keeps the
+ * counts of the lock's first LH_LOCK_SITES call sites: no lock, and only
+ * lines the acquisition touched (a program that takes thousands of locks in
+ * turn evicts at nearly every acquisition). The nodes' counts move
+ * into the global table when a report is written and when the lock is
+ * destroyed. A slot whose site finds no room in the node goes to the
+ * thread's spill list, which is added into the global table under stats_mu
+ * when it is full: stats_mu once per LH_STAT_SPILL such evictions. Every
+ * slot, and the spill list, is added at thread exit, dump and process exit.
+ * A contended acquisition (its first try failed; wait.c read the clock)
+ * goes straight to the global table with its wait time and sets the lock's
+ * wait hint, so that the release that ends the wait records its call site
+ * (a shared write only on that path). stats=hold reads the clock at every
+ * acquire and release.
  *
- * Memory: one entry per lock that was taken (about 130 bytes, and 64 per
- * call site, allocated as they come: most locks have one or two); when a
- * lock is destroyed its entry is folded into its class (the init call
- * site) and freed, so a program that churns locks keeps one entry per
- * class.
+ * Memory: 128 bytes of every lock node (the LH_LOCK_SITES counts), and one
+ * entry per lock that was taken, made when a report or a spill first needs
+ * it (about 130 bytes, and 64 per call site, allocated as they come: most
+ * locks have one or two); when a lock is destroyed its entry is folded
+ * into its class (the init call site) and freed, so a program that churns
+ * locks keeps one entry per class.
  */
 #include "config.h"
 
@@ -233,12 +239,128 @@ add_spill_locked(struct lh_thread *t)
 	atomic_store_explicit(&t->nspill, 0, memory_order_relaxed);
 }
 
-/* The slot belongs to another (lock, site): spill it and take it over. */
+/* ---- acquisitions kept in the lock's node --------------------------------- */
+
+#define TAG_SHIFT 44
+#define COUNT_MASK ((1ull << TAG_SHIFT) - 1)
+
+/* The tag of a node's words while it is lock id; never 0, a retired node's. */
+static uint64_t
+tag_of(uint64_t id)
+{
+	return (id % ((1ull << (64 - TAG_SHIFT)) - 1) + 1) << TAG_SHIFT;
+}
+
+/* A node takes a new identity (locktab.c, before it is published): no
+ * counts. Its call sites stay free or are claimed afresh. */
+void
+lh_stats_node_init(struct lh_lock *lk)
+{
+	for (int k = 0; k < LH_LOCK_SITES; k++) {
+		atomic_store_explicit(&lk->sites[k].word, tag_of(lk->id), memory_order_relaxed);
+		atomic_store_explicit(&lk->sites[k].pc, 0, memory_order_relaxed);
+	}
+}
+
+/*
+ * Hands an evicted slot's acquisitions to its lock's node, without stats_mu:
+ * the node's lines are warm (the acquisition that claimed the slot touched
+ * them), where the lock's entry and its call sites are not. False when the
+ * node has no site left for it, or no longer is that lock (a stale tag): the
+ * caller spills the slot as before. A thread that loses a race for a free
+ * site to a retired identity leaves a claimed site with no count, which the
+ * report skips.
+ */
+static bool
+node_add(const struct lh_stat_slot *s)
+{
+	struct lh_lock *lk = s->lock;
+	uint64_t tag = tag_of(s->id);
+
+	if (s->holds || lk->id != s->id)
+		return false;
+	for (int k = 0; k < LH_LOCK_SITES; k++) {
+		struct lh_lock_site *ls = &lk->sites[k];
+		uintptr_t pc = atomic_load_explicit(&ls->pc, memory_order_relaxed);
+		uint64_t w;
+
+		if (pc == 0 && atomic_compare_exchange_strong_explicit(
+				       &ls->pc, &pc, s->site, memory_order_relaxed, memory_order_relaxed))
+			pc = s->site;
+		if (pc != s->site)
+			continue;
+		w = atomic_load_explicit(&ls->word, memory_order_relaxed);
+		do {
+			if ((w & ~COUNT_MASK) != tag || COUNT_MASK - (w & COUNT_MASK) < s->acq)
+				return false;
+		} while (!atomic_compare_exchange_weak_explicit(&ls->word, &w, w + s->acq,
+								memory_order_relaxed,
+								memory_order_relaxed));
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Moves the counts in lk's node into its entry; caller holds stats_mu, and
+ * lk keeps its identity meanwhile (the table mutex is held, or lk is being
+ * retired). With retire, the words get tag 0: later adds fail and spill.
+ */
+static void
+node_collect(struct lh_lock *lk, bool retire)
+{
+	uint64_t id = lk->id, tag = tag_of(id), want = retire ? 0 : tag;
+	struct lstats *e = NULL;
+
+	for (int k = 0; k < LH_LOCK_SITES; k++) {
+		struct lh_lock_site *ls = &lk->sites[k];
+		uint64_t w = atomic_load_explicit(&ls->word, memory_order_relaxed), n = 0;
+		struct site *st;
+
+		while ((w & ~COUNT_MASK) == tag && w != want) {
+			if (atomic_compare_exchange_weak_explicit(&ls->word, &w, want,
+								  memory_order_relaxed,
+								  memory_order_relaxed)) {
+				n = w & COUNT_MASK;
+				break;
+			}
+		}
+		if (!n || (!e && !(e = entry_of(lk, id))))
+			continue;
+		e->acq += n;
+		if ((st = site_of(e, atomic_load_explicit(&ls->pc, memory_order_relaxed))) != NULL)
+			st->acq += n;
+	}
+}
+
+static void
+collect_each(struct lh_lock *lk, void *arg)
+{
+	(void)arg;
+	node_collect(lk, false);
+}
+
+/* The counts are the parent's: the child starts from zero. */
+static void
+zero_each(struct lh_lock *lk, void *arg)
+{
+	(void)arg;
+	for (int k = 0; k < LH_LOCK_SITES; k++)
+		if (atomic_load_explicit(&lk->sites[k].word, memory_order_relaxed))
+			atomic_store_explicit(&lk->sites[k].word, tag_of(lk->id),
+					      memory_order_relaxed);
+}
+
+/* The slot belongs to another (lock, site): hand it in and take it over. */
 void
 lh_stat_miss(struct lh_thread *t, struct lh_stat_slot *s, struct lh_lock *lk, uint64_t id,
 	     uintptr_t addr, uintptr_t site)
 {
-	if (s->lock && s->acq + s->holds && lh_opt.stats != LH_STATS_OFF) {
+	if (lh_opt.stats != LH_STATS_OFF) { /* for this slot's own eviction */
+		__builtin_prefetch(&lk->sites[0], 1);
+		__builtin_prefetch(&lk->sites[LH_LOCK_SITES - 1], 1);
+	}
+	if (s->lock && s->acq + s->holds && lh_opt.stats != LH_STATS_OFF && !node_add(s)) {
 		uint32_t n = atomic_load_explicit(&t->nspill, memory_order_relaxed);
 
 		if (n == LH_STAT_SPILL) {
@@ -378,6 +500,7 @@ lh_stats_retire(struct lh_lock *lk)
 	struct lstats **pp, *e, *c;
 
 	lh_mutex_lock(&stats_mu);
+	node_collect(lk, true);
 	/*
 	 * Its acquisitions may still sit in threads' slots, handed in later by
 	 * class (add_slot): a lock made by an init call gets its class entry
@@ -559,6 +682,7 @@ lh_stats_report(bool at_exit)
 	lh_buf_init(&j);
 	lh_report_begin();
 	lh_mutex_lock(&stats_mu);
+	lh_locktab_each(collect_each, NULL);
 	for (int pass = 0; pass < 2; pass++) {
 		struct lstats **tab = pass ? class_tab : locks_tab;
 
@@ -644,6 +768,7 @@ lh_stats_atfork_child(void)
 	epoch++; /* the nodes' pointers name the parent's entries */
 	memset(locks_tab, 0, sizeof(locks_tab));
 	memset(class_tab, 0, sizeof(class_tab));
+	lh_locktab_each(zero_each, NULL);
 	if (t) { /* the forking thread's counts are the parent's */
 		memset(t->stats, 0, sizeof(t->stats));
 		atomic_store_explicit(&t->nspill, 0, memory_order_relaxed);

@@ -1,6 +1,6 @@
 /* Unit tests for lib/stats.c: per-thread acquisition counters, their
- * eviction into the spill list and the global table, and the contention
- * records. */
+ * eviction into the lock's node or the spill list and the global table, and
+ * the contention records. */
 #include "config.h"
 
 #include <fcntl.h>
@@ -149,10 +149,11 @@ START_TEST(test_stats_a_lock_made_again_counts_apart)
 	const char *log;
 	uint64_t old[10];
 
-	/* Two rounds: every lock has its entry, and its node points at it. */
+	/* Two rounds and a report: every lock has its entry, and its node
+	 * points at it. */
 	count_all((void *)2L);
+	lh_stats_report(false);
 	t = lh_enter();
-	lh_stats_flush(t, true);
 	for (int i = 0; i < 10; i++) {
 		ck_assert_ptr_nonnull(lk[i]->stats);
 		old[i] = lk[i]->id;
@@ -174,6 +175,74 @@ START_TEST(test_stats_a_lock_made_again_counts_apart)
 }
 END_TEST
 
+START_TEST(test_stats_an_eviction_touches_only_the_node)
+{
+	const char *log;
+	int entries = 0;
+
+	/* Evicted slots go to the lock's node: no entry is made until a
+	 * report asks, and then the counts are all there. */
+	count_all((void *)4L);
+	for (int i = 0; i < NLOCKS; i++)
+		entries += lk[i]->stats != NULL;
+	ck_assert_int_eq(entries, 0);
+	lh_stats_report(true);
+	log = check_slurp(logpath);
+	for (int i = 0; i < NLOCKS; i++) {
+		ck_assert_int_eq(acquisitions(log, i), 4);
+		ck_assert_ptr_nonnull(lk[i]->stats);
+	}
+}
+END_TEST
+
+START_TEST(test_stats_more_sites_than_a_node_holds)
+{
+	enum { SITES = 2 * LH_LOCK_SITES };
+	struct lh_thread *t = lh_enter();
+	const char *log, *p;
+	char key[64];
+
+	/* Lock 0 from SITES call sites, site k taken k + 1 times, each time
+	 * after every other lock (its slot is evicted in between): the node
+	 * holds the first LH_LOCK_SITES sites, the rest spill. */
+	for (int k = 0; k < SITES; k++) {
+		for (int n = 0; n <= k; n++) {
+			lh_stat_count(t, lk[0], lk[0]->id, lk[0]->addr, 0x10000 + 16 * (uintptr_t)k);
+			for (int i = 1; i < NLOCKS; i++)
+				lh_stat_count(t, lk[i], lk[i]->id, lk[i]->addr, 0x2000);
+		}
+	}
+	lh_leave(t);
+	lh_stats_report(true);
+	log = check_slurp(logpath);
+	ck_assert_int_eq(acquisitions(log, 0), SITES * (SITES + 1) / 2);
+	/* The busiest site (the last, which spilled) comes first. */
+	snprintf(key, sizeof(key), "\"scope\":\"lock\",\"lock\":%" PRIu64 ",", lk[0]->id);
+	ck_assert_ptr_nonnull(p = strstr(log, key));
+	ck_assert_ptr_nonnull(p = strstr(p, "\"acquire_sites\":"));
+	ck_assert_ptr_nonnull(p = strstr(p, "\"acquisitions\":"));
+	ck_assert_int_eq(strtol(p + strlen("\"acquisitions\":"), NULL, 10), SITES);
+	for (int i = 1; i < NLOCKS; i++)
+		ck_assert_int_eq(acquisitions(log, i), SITES * (SITES + 1) / 2);
+}
+END_TEST
+
+START_TEST(test_stats_a_fork_child_starts_from_zero)
+{
+	const char *log;
+
+	/* The counts in the nodes are the parent's (the hook runs here in
+	 * the test's own process, as in a child). */
+	count_all((void *)3L);
+	lh_stats_atfork_child();
+	count_all((void *)1L);
+	lh_stats_report(true);
+	log = check_slurp(logpath);
+	for (int i = 0; i < NLOCKS; i++)
+		ck_assert_int_eq(acquisitions(log, i), 1);
+}
+END_TEST
+
 static Suite *
 stats_suite(void)
 {
@@ -186,6 +255,9 @@ stats_suite(void)
 	tcase_add_test(tc, test_stats_adds_up_threads_that_exit);
 	tcase_add_test(tc, test_stats_a_dump_does_not_count_twice);
 	tcase_add_test(tc, test_stats_a_lock_made_again_counts_apart);
+	tcase_add_test(tc, test_stats_an_eviction_touches_only_the_node);
+	tcase_add_test(tc, test_stats_more_sites_than_a_node_holds);
+	tcase_add_test(tc, test_stats_a_fork_child_starts_from_zero);
 	suite_add_tcase(s, tc);
 	return s;
 }
