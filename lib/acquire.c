@@ -252,8 +252,8 @@ lh_held_grow_slow(struct lh_thread *t)
  * The common case (the lock in this thread's statistics slot for this call
  * site, no re-entry, room on the held stack, the chain known to this
  * thread) makes no call and does not look in the lock table: the slot names
- * the lock's node, which is still this lock's while its address and id
- * match (a destroyed lock's node has address 0 or a new id). Everything
+ * the lock's node, which is still this lock's while its id matches (a
+ * destroyed lock's node has id 0, a reused one a new id). Everything
  * else ends in a tail call to a complete general path, which starts over
  * (nothing is committed before the last store).
  */
@@ -308,8 +308,7 @@ lh_took(const void *addr, uintptr_t pc, uintptr_t cfa, unsigned htm)
 	if (LH_UNLIKELY(st->addr != (uintptr_t)addr) || LH_UNLIKELY(st->site != pc))
 		goto slow;
 	lk = st->lock;
-	if (LH_UNLIKELY(atomic_load_explicit(&lk->addr, memory_order_relaxed) != (uintptr_t)addr) ||
-	    LH_UNLIKELY(lk->id != st->id) || LH_UNLIKELY(lh_opt.stats == LH_STATS_HOLD))
+	if (LH_UNLIKELY(lk->id != st->id)) /* stats=hold: the slot's addr never matches */
 		goto slow;
 	if (t->nheld != 0) /* an order to check: out of line, to keep this a leaf */
 		return took_nested(t, st, addr, pc, cfa, htm);

@@ -180,8 +180,7 @@ lh_on_unlock(struct lh_thread *t, const void *addr, enum lh_lock_type type, uint
 		struct lh_held *h = &t->held[n - 1];
 
 		/* Someone waits for it (or hold times are on): say where. */
-		if (LH_UNLIKELY(atomic_load_explicit(&h->lock->wait_hint, memory_order_relaxed)) ||
-		    LH_UNLIKELY(lh_opt.stats == LH_STATS_HOLD))
+		if (LH_UNLIKELY(atomic_load_explicit(&h->lock->wait_hint, memory_order_relaxed)))
 			lh_stat_released(t, h, pc);
 		t->nheld = n - 1;
 		return;

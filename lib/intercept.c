@@ -421,8 +421,9 @@ block_mtx(struct lh_thread *t, mtx_t *m)
 /*
  * The body of a release: the lock leaves the held stack before the real
  * call. The common case (the thread known and not busy, the lock on top,
- * held once, nobody waiting for it, no hold timing) is inline and ends in
- * a tail call to glibc; everything else goes through release_slow().
+ * held once, nobody waiting for it and no hold timing: the lock's wait
+ * hint) is inline and ends in a tail call to glibc; everything else goes
+ * through release_slow().
  */
 #define RELEASE(type, lk_, call)                                                             \
 	do {                                                                             \
@@ -435,8 +436,7 @@ block_mtx(struct lh_thread *t, mtx_t *m)
 		    (h_ = &t_->held[n_ - 1], h_->addr == (uintptr_t)(lk_)) &&           \
 		    LH_LIKELY(h_->count == 1) &&                                         \
 		    LH_LIKELY(!atomic_load_explicit(&h_->lock->wait_hint,                \
-						     memory_order_relaxed)) &&          \
-		    LH_LIKELY(lh_opt.stats != LH_STATS_HOLD)) {                          \
+						     memory_order_relaxed))) {          \
 			t_->nheld = n_ - 1;                                              \
 			return call;                                                     \
 		}                                                                        \

@@ -163,8 +163,10 @@ struct lh_gnode;
  * A lock instance we know about. Nodes are type-stable: a destroyed lock's
  * node returns to a free list and is reused, never unmapped, so that a
  * lock-free reader that races with a destroy reads stale but valid memory.
- * The id is unique for the life of the process: it changes when the node is
- * reused, so (node, id) names one lock instance and one generation.
+ * The id is unique for the life of the process: it is 0 while the node is
+ * free and new when it is reused, so (node, id) names one lock instance and
+ * one generation, and a held entry or a thread's cache whose id no longer
+ * matches names a destroyed lock.
  */
 /*
  * The acquisitions of one call site, handed in by threads' statistics slots
@@ -187,7 +189,7 @@ struct lh_lock {
 	uint8_t type;	       /* enum lh_lock_type */
 	uint8_t kind;	       /* enum lh_mutex_kind */
 	uint8_t from_init;     /* made by an init call (else first seen in use) */
-	_Atomic uint8_t wait_hint; /* a thread waits: the next unlock says where (stats.c) */
+	_Atomic uint8_t wait_hint; /* LH_HINT_*: the next unlock goes the general way */
 	uint32_t pad2;
 	uintptr_t init_pc;	       /* return address of the init call, 0 if none */
 	_Atomic(uintptr_t) unlock_pc;  /* where it was last released to a waiter */
@@ -203,6 +205,12 @@ struct lh_lock {
 	 * lines of their own: 256 bytes per node in all. */
 	struct lh_lock_site sites[LH_LOCK_SITES] __attribute__((aligned(64)));
 };
+
+/* wait_hint: a thread waits (the release that ends it says where, stats.c),
+ * or stats=hold times every release. The release fast path loads the byte
+ * anyway, so hold mode costs it nothing more. */
+#define LH_HINT_WAITER 1
+#define LH_HINT_HOLD 2
 
 #define LH_LOCKTAB_BUCKETS (1u << 16)
 
@@ -351,15 +359,22 @@ uint32_t lh_tick_update(void);
 #define LH_STAT_SLOTS 128 /* power of two */
 #define LH_STAT_SPILL 32  /* evicted slots kept, to be added in one go */
 
+/* One cache line; the lock's class when the slot was claimed is kept apart
+ * (struct lh_thread's stats_cls), read only when the slot is handed in. */
 struct lh_stat_slot {
 	uintptr_t addr; /* the lock's address and */
 	uintptr_t site; /* the acquire call's return address: the slot's key */
 	struct lh_lock *lock;
 	uint64_t id;	/* lock->id when the slot was claimed */
 	uint64_t acq;
-	uintptr_t cls;	/* the lock's class when the slot was claimed */
 	uint64_t holds; /* measured holds (stats=hold) */
 	uint64_t hold_ns, hold_max;
+};
+
+/* An evicted slot, waiting in the spill list. */
+struct lh_stat_spilled {
+	struct lh_stat_slot s;
+	uintptr_t cls;
 };
 
 #define LH_HELD_INLINE 32
@@ -404,8 +419,10 @@ struct lh_thread {
 		uint32_t cap;
 	} retired[24];
 	uint32_t nretired;
-	struct lh_stat_slot stats[LH_STAT_SLOTS]; /* acquisitions, by lock and site */
-	struct lh_stat_slot spill[LH_STAT_SPILL]; /* evicted, not yet added */
+	struct lh_stat_slot stats[LH_STAT_SLOTS] /* acquisitions, by lock and site */
+		__attribute__((aligned(64)));
+	uintptr_t stats_cls[LH_STAT_SLOTS];	     /* their locks' classes */
+	struct lh_stat_spilled spill[LH_STAT_SPILL]; /* evicted, not yet added */
 	_Atomic uint32_t nspill;
 	uint64_t chain_cache[LH_CHAIN_CACHE];
 	struct lh_held held_inline[LH_HELD_INLINE];
@@ -687,6 +704,25 @@ void lh_stats_atfork_prepare(void);
 void lh_stats_atfork_parent(void);
 void lh_stats_atfork_child(void);
 
+/* A node's wait hint when nobody waits. */
+static inline uint8_t
+lh_hint_idle(void)
+{
+	return lh_opt.stats == LH_STATS_HOLD ? LH_HINT_HOLD : 0;
+}
+
+/*
+ * What a statistics slot stores as its lock's address. With stats=hold it
+ * is changed (bit 63, never set in a user address), so that lh_took()'s
+ * compare with the real address fails and every acquisition takes the
+ * general path, which reads the clock: the fast path needs no test for it.
+ */
+static inline uintptr_t
+lh_stat_key(uintptr_t addr)
+{
+	return lh_opt.stats == LH_STATS_HOLD ? addr ^ ((uintptr_t)1 << 63) : addr;
+}
+
 /*
  * The slot of (lock address, call site) in the thread's direct-mapped table.
  * Keyed by the address, not the node, the slot is also the thread's cache of
@@ -696,7 +732,9 @@ void lh_stats_atfork_child(void);
 static inline size_t
 lh_stat_index(uintptr_t addr, uintptr_t site)
 {
-	return (size_t)(((addr ^ site) * 0x9e3779b97f4a7c15ull) >> 57) & (LH_STAT_SLOTS - 1);
+	/* 32 bits are plenty for 128 slots, and one instruction (imul imm32). */
+	_Static_assert(LH_STAT_SLOTS == 128, "the shift below takes 7 bits");
+	return (size_t)(((uint32_t)(addr ^ site) * 0x9e3779b1u) >> 25);
 }
 
 /* One more acquisition of lk (at addr) at site: the hot path's only stats
@@ -707,7 +745,8 @@ lh_stat_count(struct lh_thread *t, struct lh_lock *lk, uint64_t id, uintptr_t ad
 {
 	struct lh_stat_slot *s = &t->stats[lh_stat_index(addr, site)];
 
-	if (LH_LIKELY(s->addr == addr) && LH_LIKELY(s->site == site) && LH_LIKELY(s->lock == lk) &&
+	if (LH_LIKELY(s->addr == lh_stat_key(addr)) && LH_LIKELY(s->site == site) &&
+	    LH_LIKELY(s->lock == lk) &&
 	    LH_LIKELY(s->id == id)) {
 		s->acq++;
 		return;

@@ -78,6 +78,7 @@ lh_locktab_get(const void *addr, enum lh_lock_type type, int kind, uintptr_t ini
 	lk->name = NULL;
 	lk->free_next = NULL;
 	lk->stats = NULL;
+	atomic_store_explicit(&lk->wait_hint, lh_hint_idle(), memory_order_relaxed);
 	lh_stats_node_init(lk);
 	atomic_store_explicit(&lk->addr, a, memory_order_relaxed);
 	atomic_store_explicit(&lk->next, atomic_load_explicit(&lh_locktab_buckets[b], memory_order_relaxed),
@@ -109,6 +110,7 @@ lh_locktab_remove(struct lh_lock *lk)
 								       memory_order_relaxed),
 					      memory_order_release);
 			atomic_store_explicit(&lk->addr, 0, memory_order_relaxed);
+			lk->id = 0; /* no (node, id) names it any more: see struct lh_lock */
 			lk->free_next = free_nodes;
 			free_nodes = lk;
 			live--;

@@ -189,14 +189,14 @@ site_of(struct lstats *e, uintptr_t pc)
 
 /* Adds a thread's slot into the table; caller holds stats_mu. */
 static void
-add_slot(struct lh_stat_slot *s)
+add_slot(const struct lh_stat_slot *s, uintptr_t cls)
 {
 	/* The lock's entry (made if need be), else its class takes it. */
 	struct lstats *e = entry_of(s->lock, s->id);
 	struct site *st;
 
 	if (!e)
-		e = find(class_tab, s->cls);
+		e = find(class_tab, cls);
 	if (!e)
 		return;
 	e->acq += s->acq;
@@ -223,11 +223,11 @@ add_spill_locked(struct lh_thread *t)
 	/* The entries are all over memory: ask for them together, a level at a
 	 * time (nodes, entries, call sites), so that the misses overlap. */
 	for (uint32_t i = 0; i < n; i++)
-		__builtin_prefetch(t->spill[i].lock);
+		__builtin_prefetch(t->spill[i].s.lock);
 	for (uint32_t i = 0; i < n; i++)
-		__builtin_prefetch(t->spill[i].lock->stats);
+		__builtin_prefetch(t->spill[i].s.lock->stats);
 	for (uint32_t i = 0; i < n; i++) {
-		const struct lstats *e = t->spill[i].lock->stats;
+		const struct lstats *e = t->spill[i].s.lock->stats;
 
 		if (e && e->sites) { /* most locks have one or two sites: 112 bytes */
 			__builtin_prefetch(e->sites);
@@ -235,7 +235,7 @@ add_spill_locked(struct lh_thread *t)
 		}
 	}
 	for (uint32_t i = 0; i < n; i++)
-		add_slot(&t->spill[i]);
+		add_slot(&t->spill[i].s, t->spill[i].cls);
 	atomic_store_explicit(&t->nspill, 0, memory_order_relaxed);
 }
 
@@ -371,16 +371,17 @@ lh_stat_miss(struct lh_thread *t, struct lh_stat_slot *s, struct lh_lock *lk, ui
 			LH_BUSY_END(t);
 			n = 0;
 		}
-		t->spill[n] = *s;
+		t->spill[n].s = *s;
+		t->spill[n].cls = t->stats_cls[s - t->stats];
 		atomic_store_explicit(&t->nspill, n + 1, memory_order_release);
 	}
 	memset(s, 0, sizeof(*s));
-	s->addr = addr;
+	s->addr = lh_stat_key(addr);
 	s->lock = lk;
 	s->id = id;
 	s->site = site;
-	s->cls = class_key(lk);
 	s->acq = 1;
+	t->stats_cls[s - t->stats] = class_key(lk);
 }
 
 /* A contended acquisition of lk at site waited wait_ns (wait.c). */
@@ -420,15 +421,16 @@ lh_stat_released(struct lh_thread *t, struct lh_held *h, uintptr_t pc)
 	struct lh_lock *lk = h->lock;
 	LH_BUSY_BEGIN(t);
 
-	if (atomic_load_explicit(&lk->wait_hint, memory_order_relaxed)) {
-		atomic_store_explicit(&lk->wait_hint, 0, memory_order_relaxed);
+	if (atomic_load_explicit(&lk->wait_hint, memory_order_relaxed) & LH_HINT_WAITER) {
+		atomic_store_explicit(&lk->wait_hint, lh_hint_idle(), memory_order_relaxed);
 		atomic_store_explicit(&lk->unlock_pc, pc, memory_order_relaxed);
 	}
 	if (lh_opt.stats == LH_STATS_HOLD && h->since_ns) {
 		struct lh_stat_slot *s = &t->stats[lh_stat_index(h->addr, h->pc)];
 		uint64_t held = lh_now_ns() - h->since_ns;
 
-		if (s->addr != h->addr || s->site != h->pc || s->lock != lk || s->id != h->id) {
+		if (s->addr != lh_stat_key(h->addr) || s->site != h->pc || s->lock != lk ||
+		    s->id != h->id) {
 			lh_stat_miss(t, s, lk, h->id, h->addr, h->pc);
 			s->acq = 0; /* counted when it was taken */
 		}
@@ -457,7 +459,7 @@ lh_stats_flush(struct lh_thread *t, bool spill)
 		struct lh_stat_slot *s = &t->stats[i];
 
 		if (s->lock && s->acq + s->holds) {
-			add_slot(s);
+			add_slot(s, t->stats_cls[i]);
 			s->acq = s->holds = s->hold_ns = s->hold_max = 0;
 		}
 	}

@@ -44,7 +44,8 @@ lh_wait_begin(struct lh_thread *t, enum lh_wait_kind kind, const void *obj,
 
 		/* The release that ends this wait will say where it was. */
 		if (lk)
-			atomic_store_explicit(&lk->wait_hint, 1, memory_order_relaxed);
+			atomic_store_explicit(&lk->wait_hint, LH_HINT_WAITER | lh_hint_idle(),
+					      memory_order_relaxed);
 	}
 	t->busy = 1;
 	lh_deadlock_fork_check(t, cfa);

@@ -335,6 +335,49 @@ START_TEST(test_took_lock_made_again_at_the_same_address)
 }
 END_TEST
 
+START_TEST(test_took_lock_destroyed_and_used_again)
+{
+	uint64_t old;
+
+	/* Destroyed and then used again without an init (a static
+	 * initializer): the slot names a free node, whose id is now 0. */
+	took(7, LH_TOOK(LH_BLOCKING, LH_TYPE_MUTEX, LH_MODE_WRITE));
+	unlock(7);
+	old = t->held[0].id;
+	lh_on_destroy(&mus[7]);
+	ck_assert_uint_eq(slot_of(7)->id, old);
+	ck_assert_uint_eq(slot_of(7)->lock->id, 0);
+	took(7, LH_TOOK(LH_BLOCKING, LH_TYPE_MUTEX, LH_MODE_WRITE));
+	assert_top(7, LH_BLOCKING, LH_MODE_WRITE);
+	ck_assert_uint_ne(t->held[0].id, old);
+	ck_assert_uint_eq(slot_of(7)->id, t->held[0].id);
+	unlock(7);
+}
+END_TEST
+
+START_TEST(test_took_with_stats_hold)
+{
+	enum lh_stats_mode saved = lh_opt.stats;
+
+	/* Every acquisition reads the clock, so none may take the fast path:
+	 * the slot's key never matches the address there, and every release
+	 * goes the general way (the node's hint), which counts the hold. */
+	lh_opt.stats = LH_STATS_HOLD;
+	for (int k = 0; k < 3; k++) {
+		took(10, LH_TOOK(LH_BLOCKING, LH_TYPE_MUTEX, LH_MODE_WRITE));
+		assert_top(10, LH_BLOCKING, LH_MODE_WRITE);
+		ck_assert_uint_ne(t->held[0].since_ns, 0);
+		t->held[0].since_ns = 1; /* a stale value the fast path would keep */
+		ck_assert_uint_ne(slot_of(10)->addr, (uintptr_t)&mus[10]);
+		ck_assert_uint_eq(atomic_load(&t->held[0].lock->wait_hint), LH_HINT_HOLD);
+		lh_on_unlock(t, &mus[10], LH_TYPE_MUTEX, TOOK_PC, 0);
+		ck_assert_uint_eq(slot_of(10)->acq, (uint64_t)k + 1);
+		ck_assert_uint_eq(slot_of(10)->holds, (uint64_t)k + 1);
+	}
+	lh_opt.stats = saved;
+}
+END_TEST
+
 START_TEST(test_took_with_stats_off)
 {
 	enum lh_stats_mode saved = lh_opt.stats;
@@ -374,6 +417,8 @@ acquire_suite(void)
 	tcase_add_test(tc, test_took_second_time_from_the_slot);
 	tcase_add_test(tc, test_took_nested_known_chain);
 	tcase_add_test(tc, test_took_lock_made_again_at_the_same_address);
+	tcase_add_test(tc, test_took_lock_destroyed_and_used_again);
+	tcase_add_test(tc, test_took_with_stats_hold);
 	tcase_add_test(tc, test_took_with_stats_off);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
