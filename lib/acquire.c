@@ -194,7 +194,7 @@ lh_validate(struct lh_thread *t, struct lh_held *a)
 				for (int k = 0; k < nf; k++)
 					pcs[k] = frames[k].pc;
 				a->stack = lh_stack_intern(pcs, nf, 0);
-				lh_thread_name(t->tid, tname, sizeof(tname));
+				lh_thread_own_name(t, tname, sizeof(tname));
 			}
 			info.from_stack = held_stack(h, frames, nf);
 			info.to_stack = a->stack;

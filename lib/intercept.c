@@ -103,6 +103,7 @@ static struct {
 	sighandler_t (*bsd_signal)(int, sighandler_t);
 	sighandler_t (*sysv_signal)(int, sighandler_t);
 	sighandler_t (*sigset)(int, sighandler_t);
+	int (*setname)(pthread_t, const char *);
 } real;
 
 static void *
@@ -1042,6 +1043,18 @@ owned_handler(int sig, sighandler_t handler, int flags)
 	if (!lh_dump_sigaction(sig, &act, &old, &rc))
 		rc = real_sigaction(sig, &act, &old);
 	return rc < 0 ? SIG_ERR : old.sa_handler;
+}
+
+/* Threads cache their own names (thread.c): a rename makes them read again. */
+LH_EXPORT int
+pthread_setname_np(pthread_t th, const char *name)
+{
+	int rc;
+
+	RESOLVE(setname, "pthread_setname_np", NULL);
+	rc = real.setname ? real.setname(th, name) : ENOSYS;
+	lh_thread_names_changed();
+	return rc;
 }
 
 /* glibc's signal(), bsd_signal(), sysv_signal() and sigset() call its

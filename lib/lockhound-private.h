@@ -419,6 +419,9 @@ struct lh_thread {
 		uint32_t cap;
 	} retired[24];
 	uint32_t nretired;
+	/* Its own name, as lh_thread_own_name() last read it. */
+	char name[16];
+	uint32_t name_gen, name_ms;
 	struct lh_stat_slot stats[LH_STAT_SLOTS] /* acquisitions, by lock and site */
 		__attribute__((aligned(64)));
 	uintptr_t stats_cls[LH_STAT_SLOTS];	     /* their locks' classes */
@@ -434,6 +437,8 @@ struct lh_thread *lh_thread_create(void);
 void lh_thread_exit(struct lh_thread *t);
 bool lh_thread_grow_held(struct lh_thread *t);
 void lh_thread_name(pid_t tid, char *buf, size_t size);
+void lh_thread_own_name(struct lh_thread *t, char *buf, size_t size);
+void lh_thread_names_changed(void);
 void lh_threads_lock(void);
 void lh_threads_unlock(void);
 struct lh_thread *lh_threads_first(void);

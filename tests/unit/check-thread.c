@@ -63,6 +63,33 @@ START_TEST(test_thread_name_from_proc)
 }
 END_TEST
 
+START_TEST(test_thread_own_name_is_cached)
+{
+	struct lh_thread *t = lh_enter();
+	char name[16], tiny[4];
+
+	prctl(PR_SET_NAME, "lh-first");
+	lh_thread_own_name(t, name, sizeof(name));
+	ck_assert_str_eq(name, "lh-first");
+	/* Renamed behind the runtime's back: the copy stands for a while... */
+	prctl(PR_SET_NAME, "lh-second");
+	lh_thread_own_name(t, name, sizeof(name));
+	ck_assert_str_eq(name, "lh-first");
+	lh_thread_own_name(t, tiny, sizeof(tiny));
+	ck_assert_str_eq(tiny, "lh-");
+	/* ...until pthread_setname_np says names changed, */
+	lh_thread_names_changed();
+	lh_thread_own_name(t, name, sizeof(name));
+	ck_assert_str_eq(name, "lh-second");
+	/* or the copy is a second old. */
+	prctl(PR_SET_NAME, "lh-third");
+	atomic_fetch_add(&lh_tick_ms, 1000);
+	lh_thread_own_name(t, name, sizeof(name));
+	ck_assert_str_eq(name, "lh-third");
+	lh_leave(t);
+}
+END_TEST
+
 static void *
 short_lived(void *arg)
 {
@@ -100,6 +127,7 @@ thread_suite(void)
 	tcase_add_test(tc, test_thread_state_is_made_once);
 	tcase_add_test(tc, test_thread_held_stack_grows_and_keeps_entries);
 	tcase_add_test(tc, test_thread_name_from_proc);
+	tcase_add_test(tc, test_thread_own_name_is_cached);
 	tcase_add_test(tc, test_thread_states_are_recycled);
 	suite_add_tcase(s, tc);
 	return s;
