@@ -377,6 +377,20 @@ struct lh_stat_spilled {
 	uintptr_t cls;
 };
 
+/* Per-thread contention counts of one lock at one call site (stats.c): the
+ * waits of acquisitions made there, and the waits that releases made there
+ * ended. A contended acquisition counts here, with no lock. */
+#define LH_WAIT_SLOTS 16 /* power of two */
+
+struct lh_wait_slot {
+	uintptr_t addr, site; /* the key, as a statistics slot's */
+	struct lh_lock *lock;
+	uint64_t id;
+	uintptr_t cls;
+	uint64_t waits, wait_ns, wait_max;
+	uint64_t caused, caused_ns;
+};
+
 #define LH_HELD_INLINE 32
 #define LH_CHAIN_CACHE 1024 /* power of two */
 
@@ -413,6 +427,7 @@ struct lh_thread {
 	_Atomic lh_stack_id wait_stack; /* its stack, once the wait lasted a slice */
 	uint64_t wait_reported;	      /* wait_since_ns of a wait already reported */
 	bool timeout_reported;	      /* this wait's acquire-timeout is out */
+	bool wait_sliced;	      /* a slice of this wait has ended */
 	/* Held arrays outgrown, kept mapped until the thread ends. */
 	struct {
 		struct lh_held *p;
@@ -426,6 +441,7 @@ struct lh_thread {
 		__attribute__((aligned(64)));
 	uintptr_t stats_cls[LH_STAT_SLOTS];	     /* their locks' classes */
 	struct lh_stat_spilled spill[LH_STAT_SPILL]; /* evicted, not yet added */
+	struct lh_wait_slot waits[LH_WAIT_SLOTS];    /* contended acquisitions */
 	_Atomic uint32_t nspill;
 	uint64_t chain_cache[LH_CHAIN_CACHE];
 	struct lh_held held_inline[LH_HELD_INLINE];
@@ -699,7 +715,8 @@ int lh_deadlock_find_all(struct lh_waitchain *out, int max);
 
 void lh_stat_miss(struct lh_thread *t, struct lh_stat_slot *s, struct lh_lock *lk, uint64_t id,
 		  uintptr_t addr, uintptr_t site);
-void lh_stat_wait(struct lh_lock *lk, uint64_t id, uintptr_t site, uint64_t wait_ns);
+void lh_stat_wait(struct lh_thread *t, struct lh_lock *lk, uint64_t id, uintptr_t site,
+		  uint64_t wait_ns);
 void lh_stat_released(struct lh_thread *t, struct lh_held *h, uintptr_t pc);
 void lh_stats_flush(struct lh_thread *t, bool spill);
 void lh_stats_retire(struct lh_lock *lk);

@@ -17,9 +17,10 @@
  * when it is full: stats_mu once per LH_STAT_SPILL such evictions. Every
  * slot, and the spill list, is added at thread exit, dump and process exit.
  * A contended acquisition (its first try failed; wait.c read the clock)
- * goes straight to the global table with its wait time and sets the lock's
- * wait hint, so that the release that ends the wait records its call site
- * (a shared write only on that path). stats=hold reads the clock at every
+ * counts its wait in the thread's wait slots (LH_WAIT_SLOTS, keyed the same
+ * way, handed in as the others) and sets the lock's wait hint, so that the
+ * release that ends the wait records its call site (a shared write only on
+ * that path); the waiter credits that site with the wait. stats=hold reads the clock at every
  * acquire and release.
  *
  * Memory: 128 bytes of every lock node (the LH_LOCK_SITES counts), and one
@@ -384,30 +385,84 @@ lh_stat_miss(struct lh_thread *t, struct lh_stat_slot *s, struct lh_lock *lk, ui
 	t->stats_cls[s - t->stats] = class_key(lk);
 }
 
-/* A contended acquisition of lk at site waited wait_ns (wait.c). */
-void
-lh_stat_wait(struct lh_lock *lk, uint64_t id, uintptr_t site, uint64_t wait_ns)
+/* Adds a thread's wait slot into the table; caller holds stats_mu. */
+static void
+add_wait_slot(const struct lh_wait_slot *w)
 {
-	uintptr_t by = atomic_exchange_explicit(&lk->unlock_pc, 0, memory_order_relaxed);
-	struct lstats *e;
+	struct lstats *e = entry_of(w->lock, w->id);
 	struct site *st;
 
-	lh_mutex_lock(&stats_mu);
-	if ((e = entry_of(lk, id)) != NULL) {
-		e->contended++;
-		e->wait_ns += wait_ns;
-		if (wait_ns > e->wait_max)
-			e->wait_max = wait_ns;
-		if ((st = site_of(e, site)) != NULL) {
-			st->waits++;
-			st->wait_ns += wait_ns;
-		}
-		if (by && (st = site_of(e, by)) != NULL) {
-			st->caused++;
-			st->caused_ns += wait_ns;
-		}
+	if (!e)
+		e = find(class_tab, w->cls);
+	if (!e)
+		return;
+	e->contended += w->waits;
+	e->wait_ns += w->wait_ns;
+	if (w->wait_max > e->wait_max)
+		e->wait_max = w->wait_max;
+	if ((st = site_of(e, w->site)) != NULL) {
+		st->waits += w->waits;
+		st->wait_ns += w->wait_ns;
+		st->caused += w->caused;
+		st->caused_ns += w->caused_ns;
 	}
-	lh_mutex_unlock(&stats_mu);
+}
+
+static void
+wait_slot_clear(struct lh_wait_slot *w)
+{
+	w->waits = w->wait_ns = w->wait_max = w->caused = w->caused_ns = 0;
+}
+
+/* t's wait slot of (lk, site); the one it replaces is handed in (and
+ * emptied under stats_mu, so that a dump cannot hand it in again). */
+static struct lh_wait_slot *
+wait_slot(struct lh_thread *t, struct lh_lock *lk, uint64_t id, uintptr_t addr, uintptr_t site)
+{
+	struct lh_wait_slot *w =
+		&t->waits[((uint32_t)(addr ^ site) * 0x9e3779b1u) >> 28 & (LH_WAIT_SLOTS - 1)];
+
+	_Static_assert(LH_WAIT_SLOTS <= 16, "the index above takes 4 bits");
+	if (w->addr == addr && w->site == site && w->lock == lk && w->id == id)
+		return w;
+	if (w->lock && (w->waits || w->caused)) {
+		lh_mutex_lock(&stats_mu);
+		add_wait_slot(w);
+		wait_slot_clear(w);
+		lh_mutex_unlock(&stats_mu);
+	}
+	w->lock = NULL;
+	w->addr = addr;
+	w->site = site;
+	w->id = id;
+	w->cls = class_key(lk);
+	w->lock = lk;
+	return w;
+}
+
+/*
+ * A contended acquisition of lk at site by t (the calling thread, busy)
+ * waited wait_ns (wait.c). Counted in t's wait slots, where the release that
+ * ended it is credited too: no lock, unless a slot of another lock or site
+ * must be handed in first. A program's contended locks are few.
+ */
+void
+lh_stat_wait(struct lh_thread *t, struct lh_lock *lk, uint64_t id, uintptr_t site,
+	     uint64_t wait_ns)
+{
+	uintptr_t by = atomic_exchange_explicit(&lk->unlock_pc, 0, memory_order_relaxed);
+	uintptr_t addr = atomic_load_explicit(&lk->addr, memory_order_relaxed);
+	struct lh_wait_slot *w = wait_slot(t, lk, id, addr, site);
+
+	w->waits++;
+	w->wait_ns += wait_ns;
+	if (wait_ns > w->wait_max)
+		w->wait_max = wait_ns;
+	if (by) {
+		w = wait_slot(t, lk, id, addr, by);
+		w->caused++;
+		w->caused_ns += wait_ns;
+	}
 }
 
 /*
@@ -461,6 +516,14 @@ lh_stats_flush(struct lh_thread *t, bool spill)
 		if (s->lock && s->acq + s->holds) {
 			add_slot(s, t->stats_cls[i]);
 			s->acq = s->holds = s->hold_ns = s->hold_max = 0;
+		}
+	}
+	for (int i = 0; i < LH_WAIT_SLOTS; i++) {
+		struct lh_wait_slot *w = &t->waits[i];
+
+		if (w->lock && (w->waits || w->caused)) {
+			add_wait_slot(w);
+			wait_slot_clear(w);
 		}
 	}
 	lh_mutex_unlock(&stats_mu);
@@ -773,6 +836,7 @@ lh_stats_atfork_child(void)
 	lh_locktab_each(zero_each, NULL);
 	if (t) { /* the forking thread's counts are the parent's */
 		memset(t->stats, 0, sizeof(t->stats));
+		memset(t->waits, 0, sizeof(t->waits));
 		atomic_store_explicit(&t->nspill, 0, memory_order_relaxed);
 	}
 }

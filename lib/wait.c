@@ -29,6 +29,7 @@ lh_wait_begin(struct lh_thread *t, enum lh_wait_kind kind, const void *obj,
 	t->wait_mutex = (uintptr_t)mutex;
 	t->wait_pc = pc;
 	t->timeout_reported = false;
+	t->wait_sliced = false;
 	atomic_store_explicit(&t->wait_stack, 0, memory_order_relaxed);
 	atomic_store_explicit(&t->wait_kind, (uint8_t)kind, memory_order_relaxed);
 	/* Last, and ordered before the thread's next read of other threads'
@@ -68,7 +69,7 @@ lh_wait_end(struct lh_thread *t)
 		LH_BUSY_BEGIN(t);
 
 		if (lk)
-			lh_stat_wait(lk, lk->id, t->wait_pc, lh_now_ns() - t->wait_since_ns);
+			lh_stat_wait(t, lk, lk->id, t->wait_pc, lh_now_ns() - t->wait_since_ns);
 		LH_BUSY_END(t);
 	}
 }
@@ -89,12 +90,15 @@ lh_wait_capture_stack(struct lh_thread *t)
 
 /*
  * The end of the current slice of t's wait, as an absolute time on clock:
- * LH_SLICE_MS from now, or sooner when the acquire-timeout falls due.
+ * LH_SLICE_MS from now, or sooner when the acquire-timeout falls due. The
+ * first slice counts from the wait's start, read a moment ago: one clock
+ * read less on every contended acquisition.
  */
 void
 lh_wait_deadline(const struct lh_thread *t, int clock, struct timespec *ts)
 {
-	uint64_t now = lh_now_ns(), end = now + (uint64_t)LH_SLICE_MS * 1000000;
+	uint64_t now = t->wait_sliced ? lh_now_ns() : t->wait_since_ns;
+	uint64_t end = now + (uint64_t)LH_SLICE_MS * 1000000;
 	struct timespec c;
 
 	if (lh_opt.timeout_ms > 0 && !t->timeout_reported) {
@@ -118,6 +122,7 @@ lh_wait_slice(struct lh_thread *t)
 	int busy = t->busy;
 
 	t->busy = 1;
+	t->wait_sliced = true;
 	lh_tick_update();
 	if (!atomic_load(&t->wait_stack))
 		lh_wait_capture_stack(t);

@@ -40,17 +40,24 @@ teardown(void)
 	unlink(logpath);
 }
 
-/* The "acquisitions" of lock i's contention record, or -1. */
+/* The value of field ("\"name\":") in lock i's contention record, or -1. */
 static long
-acquisitions(const char *log, int i)
+field_of(const char *log, int i, const char *field)
 {
 	char key[64];
 	const char *p;
 
 	snprintf(key, sizeof(key), "\"scope\":\"lock\",\"lock\":%" PRIu64 ",", lk[i]->id);
-	if (!(p = strstr(log, key)) || !(p = strstr(p, "\"acquisitions\":")))
+	if (!(p = strstr(log, key)) || !(p = strstr(p, field)))
 		return -1;
-	return strtol(p + strlen("\"acquisitions\":"), NULL, 10);
+	return strtol(p + strlen(field), NULL, 10);
+}
+
+/* The "acquisitions" of lock i's contention record, or -1. */
+static long
+acquisitions(const char *log, int i)
+{
+	return field_of(log, i, "\"acquisitions\":");
 }
 
 /* Every lock taken `rounds` times, in turn, from two call sites. */
@@ -243,6 +250,40 @@ START_TEST(test_stats_a_fork_child_starts_from_zero)
 }
 END_TEST
 
+START_TEST(test_stats_waits_count_in_the_thread)
+{
+	struct lh_thread *t = lh_enter();
+	const char *log;
+
+	/* 40 locks waited for 3 times each at one site, each wait ended by a
+	 * release at another: 80 (lock, site) pairs through 16 wait slots,
+	 * handed in as they are evicted and at the report. */
+	for (int r = 1; r <= 3; r++) {
+		for (int i = 0; i < 40; i++) {
+			atomic_store(&lk[i]->unlock_pc, 0x5000);
+			lh_stat_wait(t, lk[i], lk[i]->id, 0x4000, 1000 * (uint64_t)r);
+		}
+	}
+	lh_leave(t);
+	lh_stats_report(true);
+	log = check_slurp(logpath);
+	for (int i = 0; i < 40; i++) {
+		const char *p;
+		char key[64];
+
+		ck_assert_int_eq(field_of(log, i, "\"contended\":"), 3);
+		ck_assert_int_eq(field_of(log, i, "\"wait_ns\":"), 6000);
+		ck_assert_int_eq(field_of(log, i, "\"wait_max_ns\":"), 3000);
+		snprintf(key, sizeof(key), "\"scope\":\"lock\",\"lock\":%" PRIu64 ",", lk[i]->id);
+		ck_assert_ptr_nonnull(p = strstr(log, key));
+		ck_assert_ptr_nonnull(p = strstr(p, "\"holder_sites\":[{"));
+		ck_assert_ptr_nonnull(p = strstr(p, "\"count\":"));
+		ck_assert_int_eq(strtol(p + strlen("\"count\":"), NULL, 10), 3);
+	}
+	ck_assert_int_eq(field_of(log, 40, "\"contended\":"), -1);
+}
+END_TEST
+
 static Suite *
 stats_suite(void)
 {
@@ -258,6 +299,7 @@ stats_suite(void)
 	tcase_add_test(tc, test_stats_an_eviction_touches_only_the_node);
 	tcase_add_test(tc, test_stats_more_sites_than_a_node_holds);
 	tcase_add_test(tc, test_stats_a_fork_child_starts_from_zero);
+	tcase_add_test(tc, test_stats_waits_count_in_the_thread);
 	suite_add_tcase(s, tc);
 	return s;
 }
