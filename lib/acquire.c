@@ -258,12 +258,12 @@ lh_held_grow_slow(struct lh_thread *t)
  * (nothing is committed before the last store).
  */
 static int took_nested(struct lh_thread *t, struct lh_stat_slot *st, const void *addr,
-		       uintptr_t pc, uintptr_t cfa, unsigned htm);
+		       uintptr_t pc, uintptr_t cfa, uint64_t htm);
 
 /* The held entry of a lock lh_took() found in st (no call, no errno). */
 static inline __attribute__((always_inline)) void
 took_push(struct lh_thread *t, uint32_t n, struct lh_stat_slot *st, uintptr_t addr,
-	  uint64_t chain, uintptr_t pc, uintptr_t cfa, unsigned htm)
+	  uint64_t chain, uintptr_t pc, uintptr_t cfa, uint64_t htm)
 {
 	struct lh_held *h = &t->held[n];
 
@@ -278,8 +278,7 @@ took_push(struct lh_thread *t, uint32_t n, struct lh_stat_slot *st, uintptr_t ad
 	h->count = 1;
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	{ /* since_ms, mode, how (and the padding): one store */
-		uint64_t word = atomic_load_explicit(&lh_tick_ms, memory_order_relaxed) |
-				(uint64_t)(uint16_t)htm << 32;
+		uint64_t word = atomic_load_explicit(&lh_tick_ms, memory_order_relaxed) | htm;
 
 		_Static_assert(offsetof(struct lh_held, mode) == offsetof(struct lh_held, since_ms) + 4 &&
 				   offsetof(struct lh_held, how) == offsetof(struct lh_held, mode) + 1 &&
@@ -295,8 +294,16 @@ took_push(struct lh_thread *t, uint32_t n, struct lh_stat_slot *st, uintptr_t ad
 	t->nheld = n + 1;
 }
 
-int
-lh_took(const void *addr, uintptr_t pc, uintptr_t cfa, unsigned htm)
+/* Plain stores: gcc's SLP pass pairs two of them through an SSE register,
+ * four instructions for two. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define LH_NO_SLP __attribute__((optimize("no-tree-slp-vectorize")))
+#else
+#define LH_NO_SLP
+#endif
+
+LH_NO_SLP int
+lh_took(const void *addr, uintptr_t pc, uintptr_t cfa, uint64_t htm)
 {
 	struct lh_thread *t = lh_self;
 	struct lh_stat_slot *st;
@@ -321,9 +328,9 @@ slow:
 }
 
 /* lh_took() with locks held: re-entry, room, the chain in the cache. */
-static __attribute__((noinline)) int
+static __attribute__((noinline)) LH_NO_SLP int
 took_nested(struct lh_thread *t, struct lh_stat_slot *st, const void *addr, uintptr_t pc,
-	    uintptr_t cfa, unsigned htm)
+	    uintptr_t cfa, uint64_t htm)
 {
 	uint32_t n = t->nheld;
 	const struct lh_held *prev;
@@ -356,7 +363,7 @@ slow:
 
 /* lh_took() for everything but the common case: the general path. */
 int
-lh_took_slow(const void *addr, uintptr_t pc, uintptr_t cfa, unsigned htm)
+lh_took_slow(const void *addr, uintptr_t pc, uintptr_t cfa, uint64_t htm)
 {
 	struct lh_thread *t = lh_fast_self();
 	enum lh_how how = (enum lh_how)LH_TOOK_HOW(htm);

@@ -136,15 +136,17 @@ lh_before_lock(struct lh_thread *t, const void *addr, enum lh_lock_type type,
 	return (int)n;
 }
 
-int lh_took(const void *addr, uintptr_t pc, uintptr_t cfa, unsigned how_type_mode);
-int lh_took_slow(const void *addr, uintptr_t pc, uintptr_t cfa, unsigned how_type_mode);
+int lh_took(const void *addr, uintptr_t pc, uintptr_t cfa, uint64_t how_type_mode);
+int lh_took_slow(const void *addr, uintptr_t pc, uintptr_t cfa, uint64_t how_type_mode);
 
-/* lh_took()'s last argument: type, how and mode in one word; its low 16
- * bits are struct lh_held's mode and how, in memory order. */
-#define LH_TOOK(how, type, mode) ((unsigned)(type) << 16 | (unsigned)(how) << 8 | (unsigned)(mode))
-#define LH_TOOK_MODE(htm) ((htm)&0xff)
-#define LH_TOOK_HOW(htm) ((htm) >> 8 & 0xff)
-#define LH_TOOK_TYPE(htm) ((htm) >> 16)
+/* lh_took()'s last argument: mode, how and type in bits 32-55, where struct
+ * lh_held's 8-byte word of since_ms, mode, how and pad holds them (the type
+ * lands in the unused pad): the fast path stores tick | htm. */
+#define LH_TOOK(how, type, mode)                                                         \
+	((uint64_t)(type) << 48 | (uint64_t)(how) << 40 | (uint64_t)(mode) << 32)
+#define LH_TOOK_MODE(htm) ((unsigned)((htm) >> 32 & 0xff))
+#define LH_TOOK_HOW(htm) ((unsigned)((htm) >> 40 & 0xff))
+#define LH_TOOK_TYPE(htm) ((unsigned)((htm) >> 48 & 0xffff))
 
 /* After a successful acquisition: the filled slot joins the held stack. */
 static inline __attribute__((always_inline)) void

@@ -341,7 +341,7 @@ struct lh_held {
 	uint32_t since_ms; /* lh_tick_ms when taken (about: see lh_tick_ms) */
 	uint8_t mode;	   /* enum lh_mode */
 	uint8_t how;	   /* enum lh_how */
-	uint16_t pad;
+	uint16_t pad;	   /* unused (lh_took's fast path leaves the type here) */
 	uint64_t since_ns; /* lh_now_ns() when taken, with stats=hold only */
 };
 

@@ -237,7 +237,7 @@ END_TEST
 #define TOOK_PC ((uintptr_t)0x5000)
 
 static void
-took(int i, unsigned htm)
+took(int i, uint64_t htm)
 {
 	lh_leave(t);
 	ck_assert_int_eq(lh_took(&mus[i], TOOK_PC, (uintptr_t)__builtin_dwarf_cfa(), htm), 0);
