@@ -506,14 +506,15 @@ lh_lock_salt(uint64_t id)
  * of the odd K, which have at most a few factors of two; with salts as good
  * as random, such a form is zero with probability about 2^-60. Two held
  * sequences that differ only in their last lock or mode always differ
- * (multiplying by an odd K is a bijection). Never 0: 0 means "not made".
+ * (multiplying by an odd K is a bijection). 0 means "not made" (the
+ * outermost lock's key, lh_chain_at) and "empty" (caches, the chain set); a
+ * key that comes out 0, with probability 2^-64, reads as validated, as a
+ * collision would: it is not tested for on the hot path.
  */
 static inline uint64_t
 lh_chain_mix(uint64_t prev, uint64_t salt, unsigned mode)
 {
-	uint64_t h = (prev + salt + mode) * 0xd6e8feb86659fd93ull;
-
-	return h ? h : 1;
+	return (prev + salt + mode) * 0xd6e8feb86659fd93ull;
 }
 
 /* A well-mixed key of three values, for the report's deduplication. */
