@@ -183,7 +183,7 @@ struct lh_lock_site {
 
 struct lh_lock {
 	_Atomic(uintptr_t) addr;	   /* the user's lock; 0 while free */
-	_Atomic(struct lh_lock *) next; /* bucket chain in the lock table */
+	_Atomic(struct lh_lock *) next[2]; /* bucket chains: struct lh_locktab */
 	uint64_t id;
 	uint64_t salt;	       /* lh_lock_salt(id), for chain keys */
 	uint8_t type;	       /* enum lh_lock_type */
@@ -212,35 +212,46 @@ struct lh_lock {
 #define LH_HINT_WAITER 1
 #define LH_HINT_HOLD 2
 
-#define LH_LOCKTAB_BUCKETS (1u << 16)
+/*
+ * The lock table's buckets (locktab.c). The array doubles when it holds more
+ * locks than buckets, so that a lookup touches little memory; a new array
+ * chains the nodes through their other link (next[link]), so that readers
+ * still walking the old one are not disturbed, and old arrays stay mapped.
+ */
+struct lh_locktab {
+	unsigned bits;
+	unsigned link; /* which of a node's next[] chains it */
+	struct lh_locktab *older;
+	_Atomic(struct lh_lock *) buckets[];
+};
 
-extern _Atomic(struct lh_lock *) lh_locktab_buckets[LH_LOCKTAB_BUCKETS];
+extern _Atomic(struct lh_locktab *) lh_locktab_cur;
 
 static inline size_t
-lh_locktab_bucket(uintptr_t addr)
+lh_locktab_bucket(const struct lh_locktab *tab, uintptr_t addr)
 {
-	uint64_t h = (uint64_t)addr * 0x9e3779b97f4a7c15ull;
-
-	return (size_t)(h >> 48) & (LH_LOCKTAB_BUCKETS - 1);
+	return (size_t)(((uint64_t)addr * 0x9e3779b97f4a7c15ull) >> (64 - tab->bits));
 }
 
 /* Lock-free; may miss a lock that is being inserted or was just reused. */
 static inline struct lh_lock *
 lh_locktab_find(const void *addr)
 {
+	const struct lh_locktab *tab = atomic_load_explicit(&lh_locktab_cur, memory_order_acquire);
 	uintptr_t a = (uintptr_t)addr;
 	struct lh_lock *lk;
 	int steps = 0;
 
-	lk = atomic_load_explicit(&lh_locktab_buckets[lh_locktab_bucket(a)],
-				  memory_order_acquire);
+	if (LH_UNLIKELY(!tab))
+		return NULL;
+	lk = atomic_load_explicit(&tab->buckets[lh_locktab_bucket(tab, a)], memory_order_acquire);
 	while (lk) {
 		if (atomic_load_explicit(&lk->addr, memory_order_relaxed) == a)
 			return lk;
 		/* Nodes reused under our feet can keep a reader walking: give up. */
 		if (++steps > 4096)
 			return NULL;
-		lk = atomic_load_explicit(&lk->next, memory_order_acquire);
+		lk = atomic_load_explicit(&lk->next[tab->link], memory_order_acquire);
 	}
 	return NULL;
 }

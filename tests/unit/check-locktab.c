@@ -89,6 +89,64 @@ START_TEST(test_locktab_readers_survive_concurrent_churn)
 }
 END_TEST
 
+START_TEST(test_locktab_grows_with_its_locks)
+{
+	const struct lh_locktab *t;
+
+	/* 20,000 locks: the bucket array doubles from its first 1024 buckets
+	 * to more buckets than locks, and every lock is still found. */
+	ck_assert_ptr_nonnull(lh_locktab_get(&objects[0], LH_TYPE_MUTEX, 0, 0, false));
+	ck_assert_uint_eq(atomic_load(&lh_locktab_cur)->bits, 10);
+	for (int i = 0; i < 20000; i++)
+		ck_assert_ptr_nonnull(lh_locktab_get(&objects[i], LH_TYPE_MUTEX, 0, 0, false));
+	t = atomic_load(&lh_locktab_cur);
+	ck_assert_uint_eq(t->bits, 15); /* 32,768 >= 20,000 > 16,384 */
+	ck_assert_ptr_nonnull(t->older);
+	ck_assert_uint_eq(t->older->bits, 14);
+	for (int i = 0; i < 20000; i++)
+		ck_assert_uint_eq(atomic_load(&lh_locktab_find(&objects[i])->addr),
+				 (uintptr_t)&objects[i]);
+}
+END_TEST
+
+static _Atomic int grown;
+
+/* Makes 19,900 locks, which grows the array five times. */
+static void *
+grow(void *arg)
+{
+	(void)arg;
+	for (int i = 100; i < 20000; i++)
+		lh_locktab_get(&objects[i], LH_TYPE_MUTEX, 0, 0, false);
+	atomic_store(&grown, 1);
+	return NULL;
+}
+
+START_TEST(test_locktab_readers_survive_growth)
+{
+	pthread_t t;
+	long n = 0;
+
+	/* Readers in an array being replaced walk its chains intact: a live
+	 * lock can be missed only by a reader that two growths overtook. */
+	for (int i = 0; i < 100; i++)
+		lh_locktab_get(&objects[i], LH_TYPE_MUTEX, 0, 0, false);
+	pthread_create(&t, NULL, grow, NULL);
+	while (!atomic_load(&grown) || n < 100000) {
+		unsigned before = atomic_load(&lh_locktab_cur)->bits;
+		struct lh_lock *lk = lh_locktab_find(&objects[n % 100]);
+
+		if (!lk)
+			ck_assert_uint_ge(atomic_load(&lh_locktab_cur)->bits, before + 2);
+		else
+			ck_assert_uint_eq(atomic_load(&lk->addr), (uintptr_t)&objects[n % 100]);
+		n++;
+	}
+	pthread_join(t, NULL);
+	ck_assert_uint_ge(atomic_load(&lh_locktab_cur)->bits, 15);
+}
+END_TEST
+
 static Suite *
 locktab_suite(void)
 {
@@ -99,6 +157,8 @@ locktab_suite(void)
 	tcase_add_test(tc, test_locktab_reuse_gives_new_identity);
 	tcase_add_test(tc, test_locktab_holds_many_locks);
 	tcase_add_test(tc, test_locktab_readers_survive_concurrent_churn);
+	tcase_add_test(tc, test_locktab_grows_with_its_locks);
+	tcase_add_test(tc, test_locktab_readers_survive_growth);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;
