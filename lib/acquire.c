@@ -271,7 +271,8 @@ took_push(struct lh_thread *t, uint32_t n, struct lh_stat_slot *st, uintptr_t ad
 	h->lock = st->lock;
 	h->id = st->id;
 	h->addr = addr;
-	h->chain = chain;
+	if (n != 0) /* the outermost lock's key is not stored (lh_chain_at) */
+		h->chain = chain;
 	h->pc = pc;
 	h->cfa = cfa;
 	h->stack = 0;
@@ -320,7 +321,7 @@ lh_took(const void *addr, uintptr_t pc, uintptr_t cfa, uint64_t htm)
 	if (t->nheld != 0) /* an order to check: out of line, to keep this a leaf */
 		return took_nested(t, st, addr, pc, cfa, htm);
 	/* The outermost lock: no re-entry possible, room for it (held_cap is
-	 * at least LH_HELD_INLINE), its chain key made lazily. */
+	 * at least LH_HELD_INLINE), its chain key not stored. */
 	took_push(t, 0, st, (uintptr_t)addr, 0, pc, cfa, htm);
 	return 0;
 slow:
@@ -340,7 +341,7 @@ took_nested(struct lh_thread *t, struct lh_stat_slot *st, const void *addr, uint
 		goto slow;
 	prev = &t->held[n - 1];
 	/* The outermost lock's key is made when a second lock needs it. */
-	chain = prev->chain ? prev->chain : lh_chain_mix(0, prev->lock->salt, prev->mode);
+	chain = n == 1 ? lh_chain_mix(0, prev->lock->salt, prev->mode) : prev->chain;
 	chain = lh_chain_mix(chain, st->lock->salt, LH_TOOK_MODE(htm));
 	if (LH_TOOK_HOW(htm) == LH_TRY) {
 		/* A trylock's order is not checked: look for a re-entry. */

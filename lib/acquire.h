@@ -79,17 +79,15 @@ lh_chain_cached(const struct lh_thread *t, uint64_t chain)
 	return t->chain_cache[chain & (LH_CHAIN_CACHE - 1)] == chain;
 }
 
-/* The chain key of held[i]. Only the outermost lock's is made lazily, when
- * a second lock needs it (a lone lock has no order to check); every other
- * entry gets its key when it is pushed or moved. */
+/* The chain key of held[i]. The outermost lock's is not stored (its entry's
+ * chain field is stale): it is made when a second lock needs it, from the
+ * lock alone; every other entry gets its key when it is pushed or moved. */
 static inline uint64_t
-lh_chain_at(struct lh_thread *t, uint32_t i)
+lh_chain_at(const struct lh_thread *t, uint32_t i)
 {
-	struct lh_held *h = &t->held[i];
+	const struct lh_held *h = &t->held[i];
 
-	if (LH_UNLIKELY(h->chain == 0))
-		h->chain = lh_chain_mix(0, h->lock->salt, h->mode);
-	return h->chain;
+	return i == 0 ? lh_chain_mix(0, h->lock->salt, h->mode) : h->chain;
 }
 
 /*
@@ -126,10 +124,8 @@ lh_before_lock(struct lh_thread *t, const void *addr, enum lh_lock_type type,
 	h->how = (uint8_t)how;
 	h->count = 1;
 	h->since_ms = atomic_load_explicit(&lh_tick_ms, memory_order_relaxed);
-	if (n == 0) {
-		h->chain = 0; /* made when a second lock needs it (lh_chain_at) */
-		return 0;
-	}
+	if (n == 0)
+		return 0; /* its key is made when a second lock needs it (lh_chain_at) */
 	h->chain = lh_chain_mix(lh_chain_at(t, n - 1), lk->salt, mode);
 	if (how == LH_BLOCKING && LH_UNLIKELY(!lh_chain_cached(t, h->chain)))
 		lh_validate(t, h);
