@@ -188,16 +188,24 @@ site_of(struct lstats *e, uintptr_t pc)
 	return &e->sites[e->nsites++];
 }
 
+/* Where a thread's counts of lock lk (as id, of class cls) go: the lock's
+ * entry (made if need be), else, the lock being gone, its class's. Caller
+ * holds stats_mu. */
+static struct lstats *
+entry_or_class(struct lh_lock *lk, uint64_t id, uintptr_t cls)
+{
+	struct lstats *e = entry_of(lk, id);
+
+	return e ? e : find(class_tab, cls);
+}
+
 /* Adds a thread's slot into the table; caller holds stats_mu. */
 static void
 add_slot(const struct lh_stat_slot *s, uintptr_t cls)
 {
-	/* The lock's entry (made if need be), else its class takes it. */
-	struct lstats *e = entry_of(s->lock, s->id);
+	struct lstats *e = entry_or_class(s->lock, s->id, cls);
 	struct site *st;
 
-	if (!e)
-		e = find(class_tab, cls);
 	if (!e)
 		return;
 	e->acq += s->acq;
@@ -389,11 +397,9 @@ lh_stat_miss(struct lh_thread *t, struct lh_stat_slot *s, struct lh_lock *lk, ui
 static void
 add_wait_slot(const struct lh_wait_slot *w)
 {
-	struct lstats *e = entry_of(w->lock, w->id);
+	struct lstats *e = entry_or_class(w->lock, w->id, w->cls);
 	struct site *st;
 
-	if (!e)
-		e = find(class_tab, w->cls);
 	if (!e)
 		return;
 	e->contended += w->waits;
