@@ -465,6 +465,7 @@ void lh_thread_exit(struct lh_thread *t);
 bool lh_thread_grow_held(struct lh_thread *t);
 void lh_thread_name(pid_t tid, char *buf, size_t size);
 void lh_thread_own_name(struct lh_thread *t, char *buf, size_t size);
+extern uint32_t lh_thread_name_ttl_ms;
 void lh_thread_names_changed(void);
 void lh_threads_lock(void);
 void lh_threads_unlock(void);

@@ -10,8 +10,8 @@
  * another (lock, site) adds its count to the lock's node, which keeps the
  * counts of the lock's first LH_LOCK_SITES call sites: no lock, and only
  * lines the acquisition touched (a program that takes thousands of locks in
- * turn evicts at nearly every acquisition). The nodes' counts move
- * into the global table when a report is written and when the lock is
+ * turn evicts at nearly every acquisition). The nodes' counts move into
+ * the global table when a report is written and when the lock is
  * destroyed. A slot whose site finds no room in the node goes to the
  * thread's spill list, which is added into the global table under stats_mu
  * when it is full: stats_mu once per LH_STAT_SPILL such evictions. Every
@@ -20,8 +20,8 @@
  * counts its wait in the thread's wait slots (LH_WAIT_SLOTS, keyed the same
  * way, handed in as the others) and sets the lock's wait hint, so that the
  * release that ends the wait records its call site (a shared write only on
- * that path); the waiter credits that site with the wait. stats=hold reads the clock at every
- * acquire and release.
+ * that path); the waiter credits that site with the wait. stats=hold reads
+ * the clock at every acquire and release.
  *
  * Memory: 128 bytes of every lock node (the LH_LOCK_SITES counts), and one
  * entry per lock that was taken, made when a report or a spill first needs

@@ -196,12 +196,12 @@ lh_thread_name(pid_t tid, char *buf, size_t size)
 /*
  * A thread's own name, for the records of its new orders: read from /proc
  * once, then again after any pthread_setname_np (intercept.c bumps
- * names_gen) or when the copy is NAME_TTL_MS old, which is when a rename by
+ * names_gen) or when the copy is a second old, which is when a rename by
  * prctl(PR_SET_NAME) or a write to /proc shows. Reading it at every new
  * order was most of a new order's cost (an open, a read and a close under
  * the graph mutex). t must be the calling thread's state.
  */
-#define NAME_TTL_MS 1000
+uint32_t lh_thread_name_ttl_ms = 1000; /* a variable for the unit test */
 
 static _Atomic uint32_t names_gen = 1;
 
@@ -215,10 +215,10 @@ void
 lh_thread_own_name(struct lh_thread *t, char *buf, size_t size)
 {
 	uint32_t gen = atomic_load_explicit(&names_gen, memory_order_relaxed);
-	uint32_t now = atomic_load_explicit(&lh_tick_ms, memory_order_relaxed);
+	uint32_t now = lh_tick_update(); /* the real clock: the tick may stand still */
 	size_t n;
 
-	if (t->name_gen != gen || now - t->name_ms >= NAME_TTL_MS) {
+	if (t->name_gen != gen || now - t->name_ms >= lh_thread_name_ttl_ms) {
 		lh_thread_name(t->tid, t->name, sizeof(t->name));
 		t->name_gen = gen;
 		t->name_ms = now;
