@@ -262,11 +262,9 @@ static int took_nested(struct lh_thread *t, struct lh_stat_slot *st, const void 
 
 /* The held entry of a lock lh_took() found in st (no call, no errno). */
 static inline __attribute__((always_inline)) void
-took_push(struct lh_thread *t, uint32_t n, struct lh_stat_slot *st, uintptr_t addr,
-	  uint64_t chain, uintptr_t pc, uintptr_t cfa, uint64_t htm)
+took_push(struct lh_thread *t, struct lh_held *h, uint32_t n, struct lh_stat_slot *st,
+	  uintptr_t addr, uint64_t chain, uintptr_t pc, uintptr_t cfa, uint64_t htm)
 {
-	struct lh_held *h = &t->held[n];
-
 	st->acq++;
 	h->lock = st->lock;
 	h->id = st->id;
@@ -322,7 +320,7 @@ lh_took(const void *addr, uintptr_t pc, uintptr_t cfa, uint64_t htm)
 		return took_nested(t, st, addr, pc, cfa, htm);
 	/* The outermost lock: no re-entry possible, room for it (held_cap is
 	 * at least LH_HELD_INLINE), its chain key not stored. */
-	took_push(t, 0, st, (uintptr_t)addr, 0, pc, cfa, htm);
+	took_push(t, t->held, 0, st, (uintptr_t)addr, 0, pc, cfa, htm);
 	return 0;
 slow:
 	return lh_took_slow(addr, pc, cfa, htm);
@@ -334,21 +332,21 @@ took_nested(struct lh_thread *t, struct lh_stat_slot *st, const void *addr, uint
 	    uintptr_t cfa, uint64_t htm)
 {
 	uint32_t n = t->nheld;
-	const struct lh_held *prev;
+	struct lh_held *h;
 	uint64_t chain;
 
 	if (LH_UNLIKELY(n == t->held_cap))
 		goto slow;
-	prev = &t->held[n - 1];
+	if (n == 0)
+		__builtin_unreachable(); /* lh_took() came here with locks held */
+	h = &t->held[n];
 	/* The outermost lock's key is made when a second lock needs it. */
-	chain = n == 1 ? lh_chain_mix(0, prev->lock->salt, prev->mode) : prev->chain;
+	chain = n == 1 ? lh_chain_mix(0, h[-1].lock->salt, h[-1].mode) : h[-1].chain;
 	chain = lh_chain_mix(chain, st->lock->salt, LH_TOOK_MODE(htm));
 	if (LH_TOOK_HOW(htm) == LH_TRY) {
 		/* A trylock's order is not checked: look for a re-entry. */
-		const struct lh_held *held = t->held;
-
-		for (const struct lh_held *h = held + n; h-- != held;)
-			if (LH_UNLIKELY(h->addr == (uintptr_t)addr))
+		for (const struct lh_held *o = h; o-- != t->held;)
+			if (LH_UNLIKELY(o->addr == (uintptr_t)addr))
 				goto slow;
 	} else if (LH_UNLIKELY(!lh_chain_cached(t, chain))) {
 		goto slow;
@@ -356,7 +354,7 @@ took_nested(struct lh_thread *t, struct lh_stat_slot *st, const void *addr, uint
 	/* Else no re-entry either: a chain in the cache was validated, and
 	 * validation (lh_before_lock) comes after the re-entry check; the key
 	 * names the whole held sequence with this lock last. */
-	took_push(t, n, st, (uintptr_t)addr, chain, pc, cfa, htm);
+	took_push(t, h, n, st, (uintptr_t)addr, chain, pc, cfa, htm);
 	return 0;
 slow:
 	return lh_took_slow(addr, pc, cfa, htm);
