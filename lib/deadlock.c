@@ -553,6 +553,34 @@ out:
 	return report;
 }
 
+/*
+ * The first look of a wait that begins (wait.c), without the registry
+ * mutex, which every contended acquisition would otherwise take: true when
+ * the mutex's holder, as glibc names it, is a live thread that waits for
+ * nothing, so that no cycle runs through this wait now. Should the holder
+ * begin to wait later, its own look sees this wait: each thread publishes
+ * its wait (seq_cst) before it reads another's. The holder is found
+ * without the registry and may be a recycled block: a wrong "runs" only
+ * delays a report to this wait's first slice, which looks in full. False:
+ * look in full now.
+ */
+bool
+lh_deadlock_holder_runs(const struct lh_thread *t)
+{
+	enum lh_lock_type type = (enum lh_lock_type)t->wait_type;
+	uintptr_t addr = atomic_load_explicit(&t->wait_addr, memory_order_relaxed);
+	const struct lh_thread *o;
+	pid_t tid;
+
+	if (!addr || atomic_load_explicit(&t->wait_kind, memory_order_relaxed) != LH_WAIT_LOCK ||
+	    (type != LH_TYPE_MUTEX && type != LH_TYPE_MTX))
+		return false;
+	tid = lh_lock_owner((void *)addr, type);
+	if (tid <= 0 || tid == t->tid || !(o = lh_thread_peek(tid)) || o == t)
+		return false;
+	return atomic_load_explicit(&o->wait_addr, memory_order_seq_cst) == 0;
+}
+
 /* t has waited timeout_ms for its lock: say who holds it. Once per wait. */
 void
 lh_deadlock_timeout(struct lh_thread *t)

@@ -465,6 +465,7 @@ void lh_thread_exit(struct lh_thread *t);
 bool lh_thread_grow_held(struct lh_thread *t);
 void lh_thread_name(pid_t tid, char *buf, size_t size);
 void lh_thread_own_name(struct lh_thread *t, char *buf, size_t size);
+const struct lh_thread *lh_thread_peek(pid_t tid);
 extern uint32_t lh_thread_name_ttl_ms;
 void lh_thread_names_changed(void);
 void lh_threads_lock(void);
@@ -700,6 +701,7 @@ void lh_wait_slice(struct lh_thread *t);
 /* ---- deadlock.c: deadlocks, timeouts, locks lost in fork ---------------- */
 
 bool lh_deadlock_check(struct lh_thread *t);
+bool lh_deadlock_holder_runs(const struct lh_thread *t);
 void lh_deadlock_timeout(struct lh_thread *t);
 void lh_deadlock_fork_check(struct lh_thread *t, uintptr_t cfa);
 

@@ -230,6 +230,27 @@ lh_thread_own_name(struct lh_thread *t, char *buf, size_t size)
 	buf[n] = '\0';
 }
 
+/*
+ * The live thread whose tid is tid, found without the registry mutex (the
+ * deadlock detector's first look at a wait, deadlock.c). Blocks are never
+ * unmapped, so the walk reads valid memory; but a block may be unlinked or
+ * recycled meanwhile, so the answer is a hint: NULL, or a thread that had
+ * that tid.
+ */
+const struct lh_thread *
+lh_thread_peek(pid_t tid)
+{
+	const struct lh_thread *t = __atomic_load_n(&threads, __ATOMIC_ACQUIRE);
+
+	for (int steps = 0; t && steps < 4096; steps++) {
+		if (__atomic_load_n(&t->tid, __ATOMIC_RELAXED) == tid &&
+		    !__atomic_load_n(&t->dead, __ATOMIC_RELAXED))
+			return t;
+		t = __atomic_load_n(&t->next, __ATOMIC_ACQUIRE);
+	}
+	return NULL;
+}
+
 /* Locks held by threads that did not survive a fork, in the child. */
 static struct lh_lost_lock *lost;
 static size_t nlost, caplost;

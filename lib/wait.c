@@ -50,7 +50,8 @@ lh_wait_begin(struct lh_thread *t, enum lh_wait_kind kind, const void *obj,
 	}
 	t->busy = 1;
 	lh_deadlock_fork_check(t, cfa);
-	lh_deadlock_check(t);
+	if (!lh_deadlock_holder_runs(t)) /* the usual contended wait: no lock */
+		lh_deadlock_check(t);
 	t->busy = 0;
 }
 

@@ -206,6 +206,71 @@ START_TEST(test_deadlock_timeout_names_the_holder)
 }
 END_TEST
 
+static pthread_barrier_t gate;
+
+/* Holds m1; at the first gate records a wait for m2; ends at the second. */
+static void *
+m1_holder(void *arg)
+{
+	struct lh_thread *t = lh_enter();
+	int slot;
+
+	(void)arg;
+	slot = lh_before_lock(t, &m1, LH_TYPE_MUTEX, LH_MODE_WRITE, LH_BLOCKING, 0, 0);
+	pthread_mutex_lock(&m1);
+	lh_after_lock(t, slot, &m1);
+	lh_leave(t);
+	pthread_barrier_wait(&gate); /* holds m1, runs */
+	pthread_barrier_wait(&gate); /* looked at */
+	t->wait_type = LH_TYPE_MUTEX;
+	atomic_store(&t->wait_kind, LH_WAIT_LOCK);
+	atomic_store(&t->wait_addr, (uintptr_t)&m2); /* as lh_wait_begin publishes */
+	pthread_barrier_wait(&gate); /* waits */
+	pthread_barrier_wait(&gate); /* looked at */
+	atomic_store(&t->wait_addr, 0);
+	atomic_store(&t->wait_kind, LH_WAIT_NONE);
+	t->busy = 1;
+	lh_on_unlock(t, &m1, LH_TYPE_MUTEX, 0, 0);
+	t->busy = 0;
+	pthread_mutex_unlock(&m1);
+	return NULL;
+}
+
+START_TEST(test_deadlock_first_look_passes_a_running_holder)
+{
+	struct lh_thread *t;
+	pthread_t th;
+
+	/* A wait for m1, whose holder runs: no cycle now, so the look without
+	 * the registry says so; once the holder waits, it says look in full. */
+	quiet();
+	ck_assert(lh_ready());
+	pthread_barrier_init(&gate, NULL, 2);
+	pthread_create(&th, NULL, m1_holder, NULL);
+	t = lh_enter();
+	lh_leave(t);
+	pthread_barrier_wait(&gate);
+	t->wait_type = LH_TYPE_MUTEX;
+	atomic_store(&t->wait_kind, LH_WAIT_LOCK);
+	atomic_store(&t->wait_addr, (uintptr_t)&m1);
+	ck_assert(lh_deadlock_holder_runs(t));
+	pthread_barrier_wait(&gate);
+	pthread_barrier_wait(&gate);
+	ck_assert(!lh_deadlock_holder_runs(t));
+	/* Not for a lock glibc names no holder of, nor for another kind. */
+	atomic_store(&t->wait_addr, (uintptr_t)&m2);
+	ck_assert(!lh_deadlock_holder_runs(t));
+	atomic_store(&t->wait_addr, (uintptr_t)&m1);
+	t->wait_type = LH_TYPE_SPIN;
+	ck_assert(!lh_deadlock_holder_runs(t));
+	atomic_store(&t->wait_addr, 0);
+	atomic_store(&t->wait_kind, LH_WAIT_NONE);
+	pthread_barrier_wait(&gate);
+	pthread_join(th, NULL);
+	pthread_barrier_destroy(&gate);
+}
+END_TEST
+
 static Suite *
 deadlock_suite(void)
 {
@@ -216,6 +281,7 @@ deadlock_suite(void)
 	tcase_add_test(tc, test_deadlock_needs_every_member_waiting);
 	tcase_add_test(tc, test_deadlock_self_wait_is_a_cycle_of_one);
 	tcase_add_test(tc, test_deadlock_timeout_names_the_holder);
+	tcase_add_test(tc, test_deadlock_first_look_passes_a_running_holder);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return s;
