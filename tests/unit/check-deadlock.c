@@ -31,16 +31,45 @@ quiet(void)
 	close(fd);
 }
 
+/* t takes m as a wrapper would: the hold recorded around the real lock. */
+static void
+take(struct lh_thread *t, pthread_mutex_t *m)
+{
+	int slot = lh_before_lock(t, m, LH_TYPE_MUTEX, LH_MODE_WRITE, LH_BLOCKING, 0, 0);
+
+	pthread_mutex_lock(m);
+	lh_after_lock(t, slot, m);
+}
+
+/* And lets it go, the runtime's part busy as in a wrapper. */
+static void
+give(struct lh_thread *t, pthread_mutex_t *m)
+{
+	int busy = t->busy;
+
+	t->busy = 1;
+	lh_on_unlock(t, m, LH_TYPE_MUTEX, 0, 0);
+	t->busy = busy;
+	pthread_mutex_unlock(m);
+}
+
+/* t waits for m (NULL: no longer), as lh_wait_begin publishes it, without
+ * the deadlock search that comes with it. */
+static void
+set_wait(struct lh_thread *t, pthread_mutex_t *m)
+{
+	t->wait_type = LH_TYPE_MUTEX;
+	atomic_store(&t->wait_kind, m ? LH_WAIT_LOCK : LH_WAIT_NONE);
+	atomic_store(&t->wait_addr, (uintptr_t)m);
+}
+
 static void *
 actor(void *arg)
 {
 	struct role *r = arg;
 	struct lh_thread *t = lh_enter();
-	int slot;
 
-	slot = lh_before_lock(t, r->hold, LH_TYPE_MUTEX, LH_MODE_WRITE, LH_BLOCKING, 0, 0);
-	pthread_mutex_lock(r->hold);
-	lh_after_lock(t, slot, r->hold);
+	take(t, r->hold);
 	lh_leave(t);
 	pthread_barrier_wait(&step);
 	if (r->wait)
@@ -62,10 +91,7 @@ actor(void *arg)
 	pthread_barrier_wait(&step);
 	if (r->wait)
 		lh_wait_end(t);
-	t->busy = 1;
-	lh_on_unlock(t, r->hold, LH_TYPE_MUTEX, 0, 0);
-	t->busy = 0;
-	pthread_mutex_unlock(r->hold);
+	give(t, r->hold);
 	return NULL;
 }
 
@@ -112,12 +138,9 @@ static void *
 self_waiter(void *arg)
 {
 	struct lh_thread *t = lh_enter();
-	int slot;
 
 	(void)arg;
-	slot = lh_before_lock(t, &m1, LH_TYPE_MUTEX, LH_MODE_WRITE, LH_BLOCKING, 0, 0);
-	pthread_mutex_lock(&m1);
-	lh_after_lock(t, slot, &m1);
+	take(t, &m1);
 	lh_leave(t);
 	/* Its only member is itself, whose stack is at hand: reported at once,
 	 * by the check the wait's beginning runs; not again. */
@@ -126,9 +149,8 @@ self_waiter(void *arg)
 	if (lh_deadlock_check(t))
 		atomic_fetch_add(&reported, 1);
 	lh_wait_end(t);
-	lh_on_unlock(t, &m1, LH_TYPE_MUTEX, 0, 0);
 	t->busy = 0;
-	pthread_mutex_unlock(&m1);
+	give(t, &m1);
 	return NULL;
 }
 
@@ -150,19 +172,13 @@ static void *
 holder(void *arg)
 {
 	struct lh_thread *t = lh_enter();
-	int slot;
 
 	(void)arg;
-	slot = lh_before_lock(t, &m2, LH_TYPE_MUTEX, LH_MODE_WRITE, LH_BLOCKING, 0, 0);
-	pthread_mutex_lock(&m2);
-	lh_after_lock(t, slot, &m2);
+	take(t, &m2);
 	lh_leave(t);
 	pthread_barrier_wait(&step);
 	pthread_barrier_wait(&step);
-	t->busy = 1;
-	lh_on_unlock(t, &m2, LH_TYPE_MUTEX, 0, 0);
-	t->busy = 0;
-	pthread_mutex_unlock(&m2);
+	give(t, &m2);
 	return NULL;
 }
 
@@ -213,26 +229,17 @@ static void *
 m1_holder(void *arg)
 {
 	struct lh_thread *t = lh_enter();
-	int slot;
 
 	(void)arg;
-	slot = lh_before_lock(t, &m1, LH_TYPE_MUTEX, LH_MODE_WRITE, LH_BLOCKING, 0, 0);
-	pthread_mutex_lock(&m1);
-	lh_after_lock(t, slot, &m1);
+	take(t, &m1);
 	lh_leave(t);
 	pthread_barrier_wait(&gate); /* holds m1, runs */
 	pthread_barrier_wait(&gate); /* looked at */
-	t->wait_type = LH_TYPE_MUTEX;
-	atomic_store(&t->wait_kind, LH_WAIT_LOCK);
-	atomic_store(&t->wait_addr, (uintptr_t)&m2); /* as lh_wait_begin publishes */
+	set_wait(t, &m2);
 	pthread_barrier_wait(&gate); /* waits */
 	pthread_barrier_wait(&gate); /* looked at */
-	atomic_store(&t->wait_addr, 0);
-	atomic_store(&t->wait_kind, LH_WAIT_NONE);
-	t->busy = 1;
-	lh_on_unlock(t, &m1, LH_TYPE_MUTEX, 0, 0);
-	t->busy = 0;
-	pthread_mutex_unlock(&m1);
+	set_wait(t, NULL);
+	give(t, &m1);
 	return NULL;
 }
 
@@ -250,21 +257,18 @@ START_TEST(test_deadlock_first_look_passes_a_running_holder)
 	t = lh_enter();
 	lh_leave(t);
 	pthread_barrier_wait(&gate);
-	t->wait_type = LH_TYPE_MUTEX;
-	atomic_store(&t->wait_kind, LH_WAIT_LOCK);
-	atomic_store(&t->wait_addr, (uintptr_t)&m1);
+	set_wait(t, &m1);
 	ck_assert(lh_deadlock_holder_runs(t));
 	pthread_barrier_wait(&gate);
 	pthread_barrier_wait(&gate);
 	ck_assert(!lh_deadlock_holder_runs(t));
 	/* Not for a lock glibc names no holder of, nor for another kind. */
-	atomic_store(&t->wait_addr, (uintptr_t)&m2);
+	set_wait(t, &m2);
 	ck_assert(!lh_deadlock_holder_runs(t));
-	atomic_store(&t->wait_addr, (uintptr_t)&m1);
+	set_wait(t, &m1);
 	t->wait_type = LH_TYPE_SPIN;
 	ck_assert(!lh_deadlock_holder_runs(t));
-	atomic_store(&t->wait_addr, 0);
-	atomic_store(&t->wait_kind, LH_WAIT_NONE);
+	set_wait(t, NULL);
 	pthread_barrier_wait(&gate);
 	pthread_join(th, NULL);
 	pthread_barrier_destroy(&gate);
