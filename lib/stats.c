@@ -360,29 +360,36 @@ zero_each(struct lh_lock *lk, void *arg)
 					      memory_order_relaxed);
 }
 
+/* s goes to t's spill list, which is added into the table when full. */
+static void
+spill(struct lh_thread *t, const struct lh_stat_slot *s)
+{
+	uint32_t n = atomic_load_explicit(&t->nspill, memory_order_relaxed);
+
+	if (n == LH_STAT_SPILL) {
+		LH_BUSY_BEGIN(t);
+		lh_mutex_lock(&stats_mu);
+		add_spill_locked(t);
+		lh_mutex_unlock(&stats_mu);
+		LH_BUSY_END(t);
+		n = 0;
+	}
+	t->spill[n].s = *s;
+	t->spill[n].cls = t->stats_cls[s - t->stats];
+	atomic_store_explicit(&t->nspill, n + 1, memory_order_release);
+}
+
 /* The slot belongs to another (lock, site): hand it in and take it over. */
 void
 lh_stat_miss(struct lh_thread *t, struct lh_stat_slot *s, struct lh_lock *lk, uint64_t id,
 	     uintptr_t addr, uintptr_t site)
 {
-	if (lh_opt.stats != LH_STATS_OFF) { /* for this slot's own eviction */
+	if (lh_opt.stats != LH_STATS_OFF) {
+		/* The lines this slot's own eviction will add to. */
 		__builtin_prefetch(&lk->sites[0], 1);
 		__builtin_prefetch(&lk->sites[LH_LOCK_SITES - 1], 1);
-	}
-	if (s->lock && s->acq + s->holds && lh_opt.stats != LH_STATS_OFF && !node_add(s)) {
-		uint32_t n = atomic_load_explicit(&t->nspill, memory_order_relaxed);
-
-		if (n == LH_STAT_SPILL) {
-			LH_BUSY_BEGIN(t);
-			lh_mutex_lock(&stats_mu);
-			add_spill_locked(t);
-			lh_mutex_unlock(&stats_mu);
-			LH_BUSY_END(t);
-			n = 0;
-		}
-		t->spill[n].s = *s;
-		t->spill[n].cls = t->stats_cls[s - t->stats];
-		atomic_store_explicit(&t->nspill, n + 1, memory_order_release);
+		if (s->lock && s->acq + s->holds && !node_add(s))
+			spill(t, s);
 	}
 	memset(s, 0, sizeof(*s));
 	s->addr = lh_stat_key(addr);
