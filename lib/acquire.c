@@ -301,10 +301,10 @@ took_push(struct lh_thread *t, struct lh_held *h, uint32_t n, struct lh_stat_slo
 #define LH_NO_SLP
 #endif
 
-LH_NO_SLP int
-lh_took(const void *addr, uintptr_t pc, uintptr_t cfa, uint64_t htm)
+/* lh_took() of thread t (lh_self, maybe NULL). */
+static inline __attribute__((always_inline)) int
+took(struct lh_thread *t, const void *addr, uintptr_t pc, uintptr_t cfa, uint64_t htm)
 {
-	struct lh_thread *t = lh_self;
 	struct lh_stat_slot *st;
 	struct lh_lock *lk;
 
@@ -324,6 +324,19 @@ lh_took(const void *addr, uintptr_t pc, uintptr_t cfa, uint64_t htm)
 	return 0;
 slow:
 	return lh_took_slow(addr, pc, cfa, htm);
+}
+
+LH_NO_SLP int
+lh_took(const void *addr, uintptr_t pc, uintptr_t cfa, uint64_t htm)
+{
+	return took(lh_self, addr, pc, cfa, htm);
+}
+
+/* lh_took() for a caller that has read lh_self already (t, not NULL). */
+LH_NO_SLP int
+lh_took_self(struct lh_thread *t, const void *addr, uintptr_t pc, uintptr_t cfa, uint64_t htm)
+{
+	return took(t, addr, pc, cfa, htm);
 }
 
 /* lh_took() with locks held: re-entry, room, the chain in the cache. */

@@ -133,6 +133,8 @@ lh_before_lock(struct lh_thread *t, const void *addr, enum lh_lock_type type,
 }
 
 int lh_took(const void *addr, uintptr_t pc, uintptr_t cfa, uint64_t how_type_mode);
+int lh_took_self(struct lh_thread *t, const void *addr, uintptr_t pc, uintptr_t cfa,
+		 uint64_t how_type_mode);
 int lh_took_slow(const void *addr, uintptr_t pc, uintptr_t cfa, uint64_t how_type_mode);
 
 /* lh_took()'s last argument: mode, how and type in bits 32-55, where struct

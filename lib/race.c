@@ -1178,6 +1178,12 @@ lh_intercept_defer_to_tsan(void)
 {
 }
 
+/* The same for intercept.c's inline mutexes. */
+__attribute__((weak)) void
+lh_intercept_direct_init(void)
+{
+}
+
 /* At start-up, from lh_init_slow: options, and whether libtsan is here. */
 void
 lh_race_init(void)

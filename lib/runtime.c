@@ -117,6 +117,7 @@ lh_init_slow(void)
 	lh_suppress_init(lh_secure ? NULL : lh_opt.suppressions);
 	lh_dump_init();
 	lh_race_init();
+	lh_intercept_direct_init();
 	atomic_store(&lh_state, 2);
 }
 

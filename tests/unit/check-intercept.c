@@ -23,6 +23,14 @@
 
 #define ROUNDS 3
 
+/* glibc's own mutex calls, behind the wrappers (as intercept.c binds them). */
+extern int glibc_mutex_lock(pthread_mutex_t *m);
+extern int glibc_mutex_trylock(pthread_mutex_t *m);
+extern int glibc_mutex_unlock(pthread_mutex_t *m);
+__asm__(".symver glibc_mutex_lock, __pthread_mutex_lock@GLIBC_2.2.5");
+__asm__(".symver glibc_mutex_trylock, __pthread_mutex_trylock@GLIBC_2.2.5");
+__asm__(".symver glibc_mutex_unlock, __pthread_mutex_unlock@GLIBC_2.2.5");
+
 static struct lh_thread *
 me(void)
 {
@@ -328,6 +336,94 @@ START_TEST(test_condition_wait_keeps_the_hold)
 }
 END_TEST
 
+/* m's lock word, owner and user count are these. */
+static void
+assert_fields(const pthread_mutex_t *m, int lock, pid_t owner, unsigned nusers)
+{
+	ck_assert_int_eq(m->__data.__lock, lock);
+	ck_assert_int_eq(m->__data.__owner, owner);
+	ck_assert_uint_eq(m->__data.__nusers, nusers);
+}
+
+/* A normal mutex is taken inline (the start-up check passed on this
+ * platform) and its fields are what glibc's calls make them, so glibc's
+ * calls and the wrappers can take turns on it. */
+START_TEST(test_inline_mutex_is_glibcs)
+{
+	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	pid_t tid = lh_gettid();
+
+	ck_assert(lh_intercept_inline_mutex());
+	for (int r = 0; r < ROUNDS; r++) {
+		ck_assert_int_eq(pthread_mutex_lock(&m), 0);
+		assert_top(&m, LH_BLOCKING, LH_MODE_WRITE, 1);
+		assert_fields(&m, 1, tid, 1);
+		ck_assert_int_eq(glibc_mutex_trylock(&m), EBUSY);
+		ck_assert_int_eq(pthread_mutex_unlock(&m), 0);
+		ck_assert_uint_eq(nheld(), 0);
+		assert_fields(&m, 0, 0, 0);
+		ck_assert_int_eq(glibc_mutex_lock(&m), 0);
+		ck_assert_int_eq(pthread_mutex_trylock(&m), EBUSY);
+		ck_assert_int_eq(glibc_mutex_unlock(&m), 0);
+		ck_assert_int_eq(pthread_mutex_trylock(&m), 0);
+		assert_top(&m, LH_TRY, LH_MODE_WRITE, 1);
+		assert_fields(&m, 1, tid, 1);
+		ck_assert_int_eq(pthread_mutex_unlock(&m), 0);
+		assert_fields(&m, 0, 0, 0);
+	}
+}
+END_TEST
+
+static void *
+glibc_lock_unlock(void *arg)
+{
+	pthread_mutex_t *m = arg;
+
+	ck_assert_int_eq(glibc_mutex_lock(m), 0);
+	ck_assert_int_eq(glibc_mutex_unlock(m), 0);
+	return NULL;
+}
+
+/* A thread asleep in glibc's lock (lock word 2) is woken by the inline
+ * unlock; if it were not, the join would hang and the test time out. */
+START_TEST(test_inline_unlock_wakes_a_sleeper)
+{
+	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	pthread_t th;
+
+	for (int r = 0; r < ROUNDS; r++) {
+		ck_assert_int_eq(pthread_mutex_lock(&m), 0);
+		ck_assert_int_eq(pthread_create(&th, NULL, glibc_lock_unlock, &m), 0);
+		while (__atomic_load_n(&m.__data.__lock, __ATOMIC_ACQUIRE) != 2)
+			usleep(1000);
+		ck_assert_int_eq(pthread_mutex_unlock(&m), 0);
+		ck_assert_int_eq(pthread_join(th, NULL), 0);
+		assert_fields(&m, 0, 0, 0);
+	}
+}
+END_TEST
+
+/* inline_mutex=0: every call goes to glibc, and is tracked the same. */
+START_TEST(test_inline_mutex_off)
+{
+	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+
+	lh_opt.inline_mutex = 0;
+	lh_intercept_direct_init();
+	ck_assert(!lh_intercept_inline_mutex());
+	for (int r = 0; r < ROUNDS; r++) {
+		ck_assert_int_eq(pthread_mutex_lock(&m), 0);
+		assert_top(&m, LH_BLOCKING, LH_MODE_WRITE, 1);
+		assert_fields(&m, 1, lh_gettid(), 1);
+		ck_assert_int_eq(pthread_mutex_unlock(&m), 0);
+		ck_assert_uint_eq(nheld(), 0);
+	}
+	lh_opt.inline_mutex = 1;
+	lh_intercept_direct_init();
+	ck_assert(lh_intercept_inline_mutex());
+}
+END_TEST
+
 START_TEST(test_errno_is_left_alone)
 {
 	pthread_mutex_t a = PTHREAD_MUTEX_INITIALIZER, b = PTHREAD_MUTEX_INITIALIZER;
@@ -353,6 +449,7 @@ START_TEST(test_deferred_to_the_next_functions)
 	/* What start-up does when libtsan is in the process: the wrappers then
 	 * call the next public functions (here glibc's), and still track. */
 	lh_intercept_defer_to_tsan();
+	ck_assert(!lh_intercept_inline_mutex()); /* TSan must see every call */
 	for (int r = 0; r < ROUNDS; r++) {
 		ck_assert_int_eq(pthread_mutex_lock(&m), 0);
 		assert_top(&m, LH_BLOCKING, LH_MODE_WRITE, 1);
@@ -383,6 +480,9 @@ intercept_suite(void)
 	tcase_add_test(tc, test_rwlock_modes);
 	tcase_add_test(tc, test_spinlock_and_c11_mutex);
 	tcase_add_test(tc, test_condition_wait_keeps_the_hold);
+	tcase_add_test(tc, test_inline_mutex_is_glibcs);
+	tcase_add_test(tc, test_inline_unlock_wakes_a_sleeper);
+	tcase_add_test(tc, test_inline_mutex_off);
 	tcase_add_test(tc, test_errno_is_left_alone);
 	tcase_add_test(tc, test_deferred_to_the_next_functions);
 	suite_add_tcase(s, tc);
