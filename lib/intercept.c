@@ -35,6 +35,7 @@
 #define LH_BUILDING_RUNTIME
 #include "lockhound.h"
 #include "acquire.h"
+#include "direct.h"
 
 #define RA() ((uintptr_t)__builtin_return_address(0))
 #define CFA() ((uintptr_t)__builtin_dwarf_cfa())
@@ -194,20 +195,13 @@ resolve_all(void)
 
 REAL_GLIBC_LIST(REAL_GLIBC)
 
-/* Normal mutexes' kind while they are taken inline (below), else -1. */
-static _Atomic int direct_kind = -1;
-
-static inline int
-direct_kind_now(void)
-{
-	return atomic_load_explicit(&direct_kind, memory_order_relaxed);
-}
+_Atomic int lh_direct_kind = -1; /* direct.h */
 
 /* libtsan is here (race.c, at start-up): call the next public functions. */
 void
 lh_intercept_defer_to_tsan(void)
 {
-	atomic_store_explicit(&direct_kind, -1, memory_order_relaxed); /* TSan sees every call */
+	atomic_store_explicit(&lh_direct_kind, -1, memory_order_relaxed); /* TSan sees every call */
 #define DEFER(fn, name, params, args)                                                    \
 	{                                                                                \
 		void *p_ = next_symbol(name, NULL);                                      \
@@ -218,57 +212,22 @@ lh_intercept_defer_to_tsan(void)
 #undef DEFER
 }
 
-/*
- * A normal mutex (kind 0: PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_NORMAL or
- * DEFAULT, private, no elision) is taken and released here, inline, with
- * glibc's own protocol, instead of through a call into glibc's general
- * functions (a switch on the kind; 36 and 25 instructions, half of a
- * lock+unlock under the runtime). The lock word is 0 (free), 1 (held) or
- * 2 (held, maybe waiters): trylock is a compare-and-swap 0 -> 1, then the
- * owner's tid and the user count, as glibc's does; unlock clears the
- * owner, counts the user out and swaps the word to 0, waking one waiter
- * if it was 2, as glibc's does. Waiters still block in glibc (contended
- * paths, condition variables), on the same word.
- *
- * Only where it was checked: at start-up lh_intercept_direct_init() runs
- * a mutex through glibc's calls and these and compares every field; any
- * difference, libtsan in the process (which must see every call) or
- * inline_mutex=0 leaves direct_kind at -1, a kind no mutex has, and every
- * call goes to glibc.
- */
-
-/* tid: the caller's (struct lh_thread's tid). */
-static inline bool
-direct_trylock(pthread_mutex_t *m, pid_t tid)
-{
-	int free_ = 0;
-
-	if (!__atomic_compare_exchange_n(&m->__data.__lock, &free_, 1, false, __ATOMIC_ACQUIRE,
-					 __ATOMIC_RELAXED))
-		return false;
-	m->__data.__owner = tid;
-	++m->__data.__nusers;
-	return true;
-}
-
 /* A waiter may sleep on the word: wake one (errno kept). */
-static __attribute__((noinline)) int
-direct_wake(pthread_mutex_t *m)
+void
+lh_direct_wake(pthread_mutex_t *m)
 {
 	int err = errno;
 
 	syscall(SYS_futex, &m->__data.__lock, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 	errno = err;
-	return 0;
 }
 
-static inline int
+/* glibc's unlock of a normal mutex (direct.h). */
+static int
 direct_unlock(pthread_mutex_t *m)
 {
-	m->__data.__owner = 0;
-	--m->__data.__nusers;
-	if (LH_UNLIKELY(__atomic_exchange_n(&m->__data.__lock, 0, __ATOMIC_RELEASE) > 1))
-		return direct_wake(m);
+	if (lh_direct_release(m) > 1)
+		lh_direct_wake(m);
 	return 0;
 }
 
@@ -279,8 +238,8 @@ direct_same(const pthread_mutex_t *m, int lock, int owner, unsigned nusers)
 	       m->__data.__nusers == nusers && m->__data.__kind == 0;
 }
 
-/* At start-up (lh_init_slow): whether glibc's mutex is what direct_*()
- * take it for; if so, they serve kind-0 mutexes from now on. */
+/* At start-up (lh_init_slow): whether glibc's mutex is what direct.h
+ * takes it for; if so, kind-0 mutexes are taken inline from now on. */
 void
 lh_intercept_direct_init(void)
 {
@@ -288,27 +247,27 @@ lh_intercept_direct_init(void)
 	pid_t tid = lh_gettid();
 	bool ok;
 
-	atomic_store_explicit(&direct_kind, -1, memory_order_relaxed);
+	atomic_store_explicit(&lh_direct_kind, -1, memory_order_relaxed);
 	if (!lh_opt.inline_mutex || lh_tsan)
 		return;
 	ok = direct_same(&m, 0, 0, 0);
 	ok = ok && glibc_mutex_lock(&m) == 0 && direct_same(&m, 1, tid, 1);
 	ok = ok && glibc_mutex_unlock(&m) == 0 && direct_same(&m, 0, 0, 0);
-	ok = ok && direct_trylock(&m, tid) && direct_same(&m, 1, tid, 1);
+	ok = ok && lh_direct_trylock(&m, tid) && direct_same(&m, 1, tid, 1);
 	ok = ok && glibc_mutex_trylock(&m) == EBUSY && direct_same(&m, 1, tid, 1);
 	ok = ok && direct_unlock(&m) == 0 && direct_same(&m, 0, 0, 0);
 	ok = ok && glibc_mutex_trylock(&m) == 0 && direct_same(&m, 1, tid, 1);
-	ok = ok && !direct_trylock(&m, tid) && glibc_mutex_unlock(&m) == 0 &&
+	ok = ok && !lh_direct_trylock(&m, tid) && glibc_mutex_unlock(&m) == 0 &&
 	     direct_same(&m, 0, 0, 0);
 	if (ok)
-		atomic_store_explicit(&direct_kind, 0, memory_order_relaxed);
+		atomic_store_explicit(&lh_direct_kind, 0, memory_order_relaxed);
 }
 
 /* Whether normal mutexes are taken inline (for the tests). */
 bool
 lh_intercept_inline_mutex(void)
 {
-	return direct_kind_now() == 0;
+	return atomic_load_explicit(&lh_direct_kind, memory_order_relaxed) == 0;
 }
 
 /* As early as we can: a first lookup later could take the loader lock while
@@ -646,6 +605,26 @@ release_slow(void *lock, enum lh_lock_type type, uintptr_t pc, uintptr_t cfa)
 	}
 }
 
+/*
+ * An inline release (pthread_mutex_unlock) that met a sleeper (old 2) or a
+ * wait hint: say where the lock was released (lh_stat_released, which
+ * waiters read once they have it) before waking one. h left t's held stack
+ * already; its node is checked to be the lock's still (another thread may
+ * have taken, destroyed and remade it since the release).
+ */
+static __attribute__((noinline)) int
+direct_released(struct lh_thread *t, struct lh_held *h, pthread_mutex_t *m, int old,
+		uintptr_t pc)
+{
+	struct lh_lock *lk = h->lock;
+
+	if (atomic_load_explicit(&lk->wait_hint, memory_order_relaxed) && lk->id == h->id)
+		lh_stat_released(t, h, pc);
+	if (old > 1)
+		lh_direct_wake(m);
+	return 0;
+}
+
 /* ---- mutexes --------------------------------------------------------------- */
 
 LH_EXPORT int
@@ -653,10 +632,10 @@ pthread_mutex_lock(pthread_mutex_t *m)
 {
 	struct lh_thread *t = lh_self;
 
-	if (LH_LIKELY(t != NULL) && m->__data.__kind == direct_kind_now()) {
+	if (LH_LIKELY(t != NULL) && lh_direct(m)) {
 		int rc;
 
-		if (LH_LIKELY(direct_trylock(m, t->tid)))
+		if (LH_LIKELY(lh_direct_trylock(m, t->tid)))
 			return lh_took_self(t, m, RA(), CFA(),
 					    LH_TOOK(LH_BLOCKING, LH_TYPE_MUTEX, LH_MODE_WRITE));
 		rc = mutex_contended(m, EBUSY, RA(), CFA());
@@ -671,8 +650,8 @@ pthread_mutex_trylock(pthread_mutex_t *m)
 {
 	struct lh_thread *t = lh_self;
 
-	if (LH_LIKELY(t != NULL) && m->__data.__kind == direct_kind_now()) {
-		if (LH_LIKELY(direct_trylock(m, t->tid)))
+	if (LH_LIKELY(t != NULL) && lh_direct(m)) {
+		if (LH_LIKELY(lh_direct_trylock(m, t->tid)))
 			return lh_took_self(t, m, RA(), CFA(),
 					    LH_TOOK(LH_TRY, LH_TYPE_MUTEX, LH_MODE_WRITE));
 		return EBUSY;
@@ -699,8 +678,26 @@ pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock, const struct timesp
 LH_EXPORT int
 pthread_mutex_unlock(pthread_mutex_t *m)
 {
-	RELEASE(LH_TYPE_MUTEX, m,
-		m->__data.__kind == direct_kind_now() ? direct_unlock(m) : real_mutex_unlock(m));
+	struct lh_thread *t;
+	struct lh_held *h;
+	uint32_t n;
+
+	if (!lh_direct(m))
+		RELEASE(LH_TYPE_MUTEX, m, real_mutex_unlock(m));
+	/* Inline: the same checks as RELEASE, but the wait hint is read after
+	 * the release, out of the time the mutex is held (waiters write it). */
+	t = lh_self;
+	if (LH_LIKELY(t != NULL) && LH_LIKELY(!t->busy) && LH_LIKELY((n = t->nheld) > 0) &&
+	    (h = &t->held[n - 1], h->addr == (uintptr_t)m) && LH_LIKELY(h->count == 1)) {
+		int old = lh_direct_release(m);
+
+		t->nheld = n - 1;
+		if (LH_UNLIKELY(old > 1) ||
+		    LH_UNLIKELY(atomic_load_explicit(&h->lock->wait_hint, memory_order_relaxed)))
+			return direct_released(t, h, m, old, RA());
+		return 0;
+	}
+	return release_slow(m, LH_TYPE_MUTEX, RA(), CFA());
 }
 
 LH_EXPORT int
