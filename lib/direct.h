@@ -13,7 +13,7 @@
  * Only where it was checked: at start-up lh_intercept_direct_init()
  * (intercept.c) runs a mutex through glibc's calls and these and compares
  * every field; any difference, libtsan in the process (which must see
- * every call) or inline_mutex=0 leaves lh_direct_kind at -1, a kind no
+ * every call) or inline_locks=0 leaves lh_direct_kind at -1, a kind no
  * mutex has, and every call goes to glibc.
  */
 #ifndef LOCKHOUND_DIRECT_H
@@ -58,5 +58,49 @@ lh_direct_release(pthread_mutex_t *m)
 
 /* Wakes one thread asleep on m's word (errno kept). */
 void lh_direct_wake(pthread_mutex_t *m);
+
+/*
+ * Read locks of a read-write lock, the same way: glibc's __readers word
+ * holds the reader count from bit 3 and three flags (write phase, a writer
+ * owns or claims the lock, readers wait). A reader enters with a
+ * compare-and-swap that adds one reader in a read phase no writer has
+ * claimed, as glibc's tryrdlock does; it leaves by taking one off, as
+ * glibc's unlock does, unless it is the last reader and a writer or
+ * readers wait (then glibc's unlock, which starts the write phase and
+ * wakes). Anything else is glibc's: these answer false and change nothing.
+ */
+#define LH_RW_WRPHASE 1u
+#define LH_RW_WRLOCKED 2u
+#define LH_RW_RWAITING 4u
+#define LH_RW_READER 8u
+#define LH_RW_OVERFLOW (1u << 31)
+
+extern _Atomic bool lh_direct_rw; /* read locks taken inline */
+
+static inline bool
+lh_direct_rdtry(pthread_rwlock_t *rw)
+{
+	unsigned r = __atomic_load_n(&rw->__data.__readers, __ATOMIC_RELAXED);
+
+	if (!atomic_load_explicit(&lh_direct_rw, memory_order_relaxed) ||
+	    (r & (LH_RW_WRPHASE | LH_RW_WRLOCKED)) != 0 || r + LH_RW_READER >= LH_RW_OVERFLOW)
+		return false;
+	return __atomic_compare_exchange_n(&rw->__data.__readers, &r, r + LH_RW_READER, false,
+					   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+
+/* The caller holds a read lock of rw. */
+static inline bool
+lh_direct_rdunlock(pthread_rwlock_t *rw)
+{
+	unsigned r = __atomic_load_n(&rw->__data.__readers, __ATOMIC_RELAXED);
+
+	if (!atomic_load_explicit(&lh_direct_rw, memory_order_relaxed) ||
+	    (r & LH_RW_WRPHASE) != 0 || r < LH_RW_READER ||
+	    (r < 2 * LH_RW_READER && (r & (LH_RW_WRLOCKED | LH_RW_RWAITING)) != 0))
+		return false;
+	return __atomic_compare_exchange_n(&rw->__data.__readers, &r, r - LH_RW_READER, false,
+					   __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+}
 
 #endif /* LOCKHOUND_DIRECT_H */

@@ -196,12 +196,15 @@ resolve_all(void)
 REAL_GLIBC_LIST(REAL_GLIBC)
 
 _Atomic int lh_direct_kind = -1; /* direct.h */
+_Atomic bool lh_direct_rw;
 
 /* libtsan is here (race.c, at start-up): call the next public functions. */
 void
 lh_intercept_defer_to_tsan(void)
 {
-	atomic_store_explicit(&lh_direct_kind, -1, memory_order_relaxed); /* TSan sees every call */
+	/* TSan sees every call */
+	atomic_store_explicit(&lh_direct_kind, -1, memory_order_relaxed);
+	atomic_store_explicit(&lh_direct_rw, false, memory_order_relaxed);
 #define DEFER(fn, name, params, args)                                                    \
 	{                                                                                \
 		void *p_ = next_symbol(name, NULL);                                      \
@@ -238,18 +241,14 @@ direct_same(const pthread_mutex_t *m, int lock, int owner, unsigned nusers)
 	       m->__data.__nusers == nusers && m->__data.__kind == 0;
 }
 
-/* At start-up (lh_init_slow): whether glibc's mutex is what direct.h
- * takes it for; if so, kind-0 mutexes are taken inline from now on. */
-void
-lh_intercept_direct_init(void)
+/* At start-up: whether glibc's mutex is what direct.h takes it for. */
+static bool
+direct_mutex_checks(void)
 {
 	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
 	pid_t tid = lh_gettid();
 	bool ok;
 
-	atomic_store_explicit(&lh_direct_kind, -1, memory_order_relaxed);
-	if (!lh_opt.inline_mutex || lh_tsan)
-		return;
 	ok = direct_same(&m, 0, 0, 0);
 	ok = ok && glibc_mutex_lock(&m) == 0 && direct_same(&m, 1, tid, 1);
 	ok = ok && glibc_mutex_unlock(&m) == 0 && direct_same(&m, 0, 0, 0);
@@ -257,17 +256,64 @@ lh_intercept_direct_init(void)
 	ok = ok && glibc_mutex_trylock(&m) == EBUSY && direct_same(&m, 1, tid, 1);
 	ok = ok && direct_unlock(&m) == 0 && direct_same(&m, 0, 0, 0);
 	ok = ok && glibc_mutex_trylock(&m) == 0 && direct_same(&m, 1, tid, 1);
-	ok = ok && !lh_direct_trylock(&m, tid) && glibc_mutex_unlock(&m) == 0 &&
-	     direct_same(&m, 0, 0, 0);
-	if (ok)
-		atomic_store_explicit(&lh_direct_kind, 0, memory_order_relaxed);
+	return ok && !lh_direct_trylock(&m, tid) && glibc_mutex_unlock(&m) == 0 &&
+	       direct_same(&m, 0, 0, 0);
 }
 
-/* Whether normal mutexes are taken inline (for the tests). */
+static bool
+readers_are(const pthread_rwlock_t *rw, unsigned readers)
+{
+	return rw->__data.__readers == readers && rw->__data.__cur_writer == 0;
+}
+
+/* The same for read locks: readers in and out both ways, and a writer's
+ * lock that the inline try leaves alone. lh_direct_rw is on meanwhile. */
+static bool
+direct_rw_checks(void)
+{
+	pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
+	const unsigned one = LH_RW_READER;
+	bool ok;
+
+	ok = readers_are(&rw, 0);
+	ok = ok && glibc_rwlock_rdlock(&rw) == 0 && readers_are(&rw, one);
+	ok = ok && lh_direct_rdtry(&rw) && readers_are(&rw, 2 * one);
+	ok = ok && glibc_rwlock_unlock(&rw) == 0 && readers_are(&rw, one);
+	ok = ok && lh_direct_rdunlock(&rw) && readers_are(&rw, 0);
+	ok = ok && glibc_rwlock_wrlock(&rw) == 0 && !lh_direct_rdtry(&rw);
+	ok = ok && glibc_rwlock_unlock(&rw) == 0 && !lh_direct_rdtry(&rw); /* write phase */
+	ok = ok && glibc_rwlock_tryrdlock(&rw) == 0 && readers_are(&rw, one);
+	return ok && lh_direct_rdunlock(&rw) && readers_are(&rw, 0);
+}
+
+/* At start-up (lh_init_slow): whether glibc's locks are what direct.h
+ * takes them for; if so, normal mutexes and read locks are taken inline
+ * from now on. */
+void
+lh_intercept_direct_init(void)
+{
+	atomic_store_explicit(&lh_direct_kind, -1, memory_order_relaxed);
+	atomic_store_explicit(&lh_direct_rw, false, memory_order_relaxed);
+	if (!lh_opt.inline_locks || lh_tsan)
+		return;
+	if (direct_mutex_checks())
+		atomic_store_explicit(&lh_direct_kind, 0, memory_order_relaxed);
+	atomic_store_explicit(&lh_direct_rw, true, memory_order_relaxed);
+	if (!direct_rw_checks())
+		atomic_store_explicit(&lh_direct_rw, false, memory_order_relaxed);
+}
+
+/* Whether normal mutexes and read locks are taken inline (for the tests). */
 bool
 lh_intercept_inline_mutex(void)
 {
 	return atomic_load_explicit(&lh_direct_kind, memory_order_relaxed) == 0;
+}
+
+bool
+lh_intercept_inline_rwlock(void)
+{
+	return atomic_load_explicit(&lh_direct_rw, memory_order_relaxed);
 }
 
 /* As early as we can: a first lookup later could take the loader lock while
@@ -714,10 +760,17 @@ pthread_mutex_destroy(pthread_mutex_t *m)
 
 /* ---- reader-writer locks --------------------------------------------------- */
 
+/* A read lock's first try: inline when direct.h can (rdlock, tryrdlock). */
+static inline int
+tryrdlock(pthread_rwlock_t *rw)
+{
+	return LH_LIKELY(lh_direct_rdtry(rw)) ? 0 : real_rwlock_tryrdlock(rw);
+}
+
 LH_EXPORT int
 pthread_rwlock_rdlock(pthread_rwlock_t *rw)
 {
-	BLOCKING(LH_TYPE_RWLOCK, LH_MODE_READ, rw, real_rwlock_tryrdlock(rw), rdlock_contended);
+	BLOCKING(LH_TYPE_RWLOCK, LH_MODE_READ, rw, tryrdlock(rw), rdlock_contended);
 }
 
 LH_EXPORT int
@@ -729,7 +782,7 @@ pthread_rwlock_wrlock(pthread_rwlock_t *rw)
 LH_EXPORT int
 pthread_rwlock_tryrdlock(pthread_rwlock_t *rw)
 {
-	TRYING(LH_TYPE_RWLOCK, LH_MODE_READ, rw, real_rwlock_tryrdlock(rw));
+	TRYING(LH_TYPE_RWLOCK, LH_MODE_READ, rw, tryrdlock(rw));
 }
 
 LH_EXPORT int
@@ -773,7 +826,9 @@ pthread_rwlock_clockwrlock(pthread_rwlock_t *rw, clockid_t clock, const struct t
 LH_EXPORT int
 pthread_rwlock_unlock(pthread_rwlock_t *rw)
 {
-	RELEASE(LH_TYPE_RWLOCK, rw, real_rwlock_unlock(rw));
+	/* h_ is RELEASE's entry of rw, just popped: a read hold may leave inline. */
+	RELEASE(LH_TYPE_RWLOCK, rw,
+		h_->mode == LH_MODE_READ && lh_direct_rdunlock(rw) ? 0 : real_rwlock_unlock(rw));
 }
 
 LH_EXPORT int

@@ -105,7 +105,7 @@ struct lh_options {
 	int dump_signal;		/* the thread-dump signal; 0: dumps by signal off */
 	int race_sample;	    /* race.c: 1 in N accesses watched; 0 = off */
 	int race_delay;		    /* race.c: how long a watch waits, in us */
-	int inline_mutex;	    /* intercept.c: normal mutexes taken inline */
+	int inline_locks;	    /* intercept.c: mutexes and read locks inline */
 };
 
 enum lh_stats_mode {
@@ -940,6 +940,7 @@ extern bool lh_tsan; /* libtsan is in the process: defer to it */
 void lh_intercept_defer_to_tsan(void);
 void lh_intercept_direct_init(void);
 bool lh_intercept_inline_mutex(void);
+bool lh_intercept_inline_rwlock(void);
 
 void lh_race_init(void);
 void lh_race_atfork_child(void);

@@ -40,7 +40,7 @@ static const struct opt opts[] = {
 	{"dump_signal", OPT_SIGNAL, offsetof(struct lh_options, dump_signal), 0, 0, NULL},
 	{"race_sample", OPT_INT, offsetof(struct lh_options, race_sample), 0, 1000000000, NULL},
 	{"race_delay", OPT_INT, offsetof(struct lh_options, race_delay), 1, 1000000, NULL},
-	{"inline_mutex", OPT_INT, offsetof(struct lh_options, inline_mutex), 0, 1, NULL},
+	{"inline_locks", OPT_INT, offsetof(struct lh_options, inline_locks), 0, 1, NULL},
 };
 
 void
@@ -52,7 +52,7 @@ lh_options_defaults(struct lh_options *o)
 	o->dump_signal = SIGUSR1;
 	o->race_sample = LH_RACE_SAMPLE_DEFAULT;
 	o->race_delay = LH_RACE_DELAY_DEFAULT;
-	o->inline_mutex = 1;
+	o->inline_locks = 1;
 }
 
 static const struct opt *

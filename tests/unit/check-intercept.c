@@ -30,6 +30,12 @@ extern int glibc_mutex_unlock(pthread_mutex_t *m);
 __asm__(".symver glibc_mutex_lock, __pthread_mutex_lock@GLIBC_2.2.5");
 __asm__(".symver glibc_mutex_trylock, __pthread_mutex_trylock@GLIBC_2.2.5");
 __asm__(".symver glibc_mutex_unlock, __pthread_mutex_unlock@GLIBC_2.2.5");
+extern int glibc_rwlock_wrlock(pthread_rwlock_t *rw);
+extern int glibc_rwlock_tryrdlock(pthread_rwlock_t *rw);
+extern int glibc_rwlock_unlock(pthread_rwlock_t *rw);
+__asm__(".symver glibc_rwlock_wrlock, __pthread_rwlock_wrlock@GLIBC_2.2.5");
+__asm__(".symver glibc_rwlock_tryrdlock, __pthread_rwlock_tryrdlock@GLIBC_2.2.5");
+__asm__(".symver glibc_rwlock_unlock, __pthread_rwlock_unlock@GLIBC_2.2.5");
 
 static struct lh_thread *
 me(void)
@@ -403,12 +409,68 @@ START_TEST(test_inline_unlock_wakes_a_sleeper)
 }
 END_TEST
 
-/* inline_mutex=0: every call goes to glibc, and is tracked the same. */
-START_TEST(test_inline_mutex_off)
+/* Read locks are taken inline too, counted in glibc's reader word (from
+ * bit 3), so glibc's calls and the wrappers take turns on one rwlock. */
+START_TEST(test_inline_read_lock_is_glibcs)
+{
+	pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
+
+	ck_assert(lh_intercept_inline_rwlock());
+	for (int r = 0; r < ROUNDS; r++) {
+		ck_assert_int_eq(pthread_rwlock_rdlock(&rw), 0);
+		assert_top(&rw, LH_BLOCKING, LH_MODE_READ, 1);
+		ck_assert_uint_eq(rw.__data.__readers, 1u << 3);
+		ck_assert_int_eq(glibc_rwlock_tryrdlock(&rw), 0);
+		ck_assert_uint_eq(rw.__data.__readers, 2u << 3);
+		ck_assert_int_eq(pthread_rwlock_unlock(&rw), 0);
+		ck_assert_uint_eq(nheld(), 0);
+		ck_assert_uint_eq(rw.__data.__readers, 1u << 3);
+		ck_assert_int_eq(glibc_rwlock_unlock(&rw), 0);
+		ck_assert_uint_eq(rw.__data.__readers, 0);
+		ck_assert_int_eq(pthread_rwlock_tryrdlock(&rw), 0);
+		assert_top(&rw, LH_TRY, LH_MODE_READ, 1);
+		ck_assert_int_eq(pthread_rwlock_unlock(&rw), 0);
+		ck_assert_uint_eq(rw.__data.__readers, 0);
+	}
+}
+END_TEST
+
+static void *
+glibc_write_lock_unlock(void *arg)
+{
+	pthread_rwlock_t *rw = arg;
+
+	ck_assert_int_eq(glibc_rwlock_wrlock(rw), 0);
+	ck_assert_int_eq(glibc_rwlock_unlock(rw), 0);
+	return NULL;
+}
+
+/* The last reader out while a writer waits leaves through glibc, which
+ * starts the write phase and wakes the writer; if it left inline, the
+ * writer would sleep on and the join time out. */
+START_TEST(test_last_reader_wakes_a_writer)
+{
+	pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
+	pthread_t th;
+
+	for (int r = 0; r < ROUNDS; r++) {
+		ck_assert_int_eq(pthread_rwlock_rdlock(&rw), 0);
+		ck_assert_int_eq(pthread_create(&th, NULL, glibc_write_lock_unlock, &rw), 0);
+		while (!(__atomic_load_n(&rw.__data.__readers, __ATOMIC_ACQUIRE) & 2))
+			usleep(1000); /* the writer has claimed the lock (WRLOCKED) */
+		ck_assert_int_eq(pthread_rwlock_unlock(&rw), 0);
+		ck_assert_int_eq(pthread_join(th, NULL), 0);
+		ck_assert_uint_eq(nheld(), 0);
+	}
+}
+END_TEST
+
+/* inline_locks=0: every call goes to glibc, and is tracked the same. */
+START_TEST(test_inline_locks_off)
 {
 	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
 
-	lh_opt.inline_mutex = 0;
+	lh_opt.inline_locks = 0;
 	lh_intercept_direct_init();
 	ck_assert(!lh_intercept_inline_mutex());
 	for (int r = 0; r < ROUNDS; r++) {
@@ -418,7 +480,7 @@ START_TEST(test_inline_mutex_off)
 		ck_assert_int_eq(pthread_mutex_unlock(&m), 0);
 		ck_assert_uint_eq(nheld(), 0);
 	}
-	lh_opt.inline_mutex = 1;
+	lh_opt.inline_locks = 1;
 	lh_intercept_direct_init();
 	ck_assert(lh_intercept_inline_mutex());
 }
@@ -482,7 +544,9 @@ intercept_suite(void)
 	tcase_add_test(tc, test_condition_wait_keeps_the_hold);
 	tcase_add_test(tc, test_inline_mutex_is_glibcs);
 	tcase_add_test(tc, test_inline_unlock_wakes_a_sleeper);
-	tcase_add_test(tc, test_inline_mutex_off);
+	tcase_add_test(tc, test_inline_read_lock_is_glibcs);
+	tcase_add_test(tc, test_last_reader_wakes_a_writer);
+	tcase_add_test(tc, test_inline_locks_off);
 	tcase_add_test(tc, test_errno_is_left_alone);
 	tcase_add_test(tc, test_deferred_to_the_next_functions);
 	suite_add_tcase(s, tc);

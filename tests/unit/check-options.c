@@ -34,17 +34,17 @@ START_TEST(test_options_defaults)
 {
 	ck_assert_str_eq(o.log_path, "");
 	ck_assert_int_eq(o.exitcode, -1);
-	ck_assert_int_eq(o.inline_mutex, 1);
+	ck_assert_int_eq(o.inline_locks, 1);
 }
 END_TEST
 
-START_TEST(test_options_inline_mutex_is_0_or_1)
+START_TEST(test_options_inline_locks_is_0_or_1)
 {
-	ck_assert_int_eq(lh_options_parse(&o, "inline_mutex=0", warn, NULL), 0);
-	ck_assert_int_eq(o.inline_mutex, 0);
-	ck_assert_int_eq(lh_options_parse(&o, "inline_mutex=2:inline_mutex=yes", warn, NULL), 2);
-	ck_assert_str_eq(warned[0], "inline_mutex");
-	ck_assert_int_eq(o.inline_mutex, 0);
+	ck_assert_int_eq(lh_options_parse(&o, "inline_locks=0", warn, NULL), 0);
+	ck_assert_int_eq(o.inline_locks, 0);
+	ck_assert_int_eq(lh_options_parse(&o, "inline_locks=2:inline_locks=yes", warn, NULL), 2);
+	ck_assert_str_eq(warned[0], "inline_locks");
+	ck_assert_int_eq(o.inline_locks, 0);
 }
 END_TEST
 
@@ -171,7 +171,7 @@ options_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_options_defaults);
-	tcase_add_test(tc, test_options_inline_mutex_is_0_or_1);
+	tcase_add_test(tc, test_options_inline_locks_is_0_or_1);
 	tcase_add_test(tc, test_options_parse_valid_pairs);
 	tcase_add_test(tc, test_options_skip_empty_pairs);
 	tcase_add_test(tc, test_options_warn_unknown_key_and_keep_going);
