@@ -24,6 +24,11 @@
 
 #include "acquire.h"
 
+/* direct.h: set at start-up by lh_intercept_direct_init() (intercept.c). */
+_Atomic int lh_direct_kind = -1;
+_Atomic bool lh_direct_rw;
+uint64_t lh_direct_key;
+
 static _Atomic int held_warned;
 
 /* A thread that must not be tracked (out of memory): every call passes. */

@@ -103,4 +103,71 @@ lh_direct_rdunlock(pthread_rwlock_t *rw)
 					   __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 }
 
+/*
+ * The runtime's node of a normal mutex, kept in the mutex itself: glibc
+ * links a mutex through __data.__list only while a robust mutex is held,
+ * and pthread_mutex_init and PTHREAD_MUTEX_INITIALIZER zero it (the
+ * start-up check makes sure glibc's calls leave it alone). A lookup in the
+ * lock table costs a cache miss on the bucket and then one on the node
+ * (which tells whether it is this lock's); the two words give the node and
+ * its id without either.
+ *
+ * The first word is the node, the second the id (below 2^40) above 24 bits
+ * of the mutex's own address, both scrambled with a key random per process
+ * (so that ordinary data does not look like a node). A copy of the mutex
+ * elsewhere (which POSIX does not allow, but happens) shows another address
+ * in those bits, unless the two are a multiple of 128 MiB apart, and is
+ * looked up in the table; zeroed words mean "not known yet".
+ */
+#define LH_DIRECT_ID_BITS 40
+#define LH_DIRECT_ADDR_MASK 0xffffffull /* address bits 3-26 */
+extern uint64_t lh_direct_key;
+
+static inline uint64_t
+lh_direct_where(const pthread_mutex_t *m)
+{
+	return (uint64_t)(uintptr_t)m >> 3 & LH_DIRECT_ADDR_MASK;
+}
+
+/* m's node and its id, or NULL. */
+static inline struct lh_lock *
+lh_direct_node(const pthread_mutex_t *m, uint64_t *id)
+{
+	uintptr_t w0 = (uintptr_t)__atomic_load_n(&m->__data.__list.__prev, __ATOMIC_RELAXED);
+	uint64_t w1 = (uint64_t)(uintptr_t)__atomic_load_n(&m->__data.__list.__next,
+							  __ATOMIC_RELAXED) ^
+		      lh_direct_key;
+
+	if (w0 == 0 || (w1 & LH_DIRECT_ADDR_MASK) != lh_direct_where(m))
+		return NULL;
+	*id = w1 >> 24;
+	return (struct lh_lock *)(w0 ^ (uintptr_t)(lh_direct_key * 0x9e3779b97f4a7c15ull));
+}
+
+static inline void
+lh_direct_set_node(pthread_mutex_t *m, struct lh_lock *lk, uint64_t id)
+{
+	if (id >> LH_DIRECT_ID_BITS)
+		return; /* a trillion locks made: the table it is */
+	/* Relaxed atomics: another thread may look meanwhile (and write the
+	 * same words). */
+	__atomic_store_n(&m->__data.__list.__prev,
+			 (struct __pthread_internal_list *)((uintptr_t)lk ^
+							    (uintptr_t)(lh_direct_key *
+									0x9e3779b97f4a7c15ull)),
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&m->__data.__list.__next,
+			 (struct __pthread_internal_list *)(uintptr_t)((id << 24 |
+									lh_direct_where(m)) ^
+								       lh_direct_key),
+			 __ATOMIC_RELAXED);
+}
+
+static inline void
+lh_direct_clear_node(pthread_mutex_t *m)
+{
+	__atomic_store_n(&m->__data.__list.__prev, NULL, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->__data.__list.__next, NULL, __ATOMIC_RELAXED);
+}
+
 #endif /* LOCKHOUND_DIRECT_H */

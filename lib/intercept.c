@@ -27,6 +27,7 @@
 #include <semaphore.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 #include <threads.h>
 #include <time.h>
@@ -195,8 +196,6 @@ resolve_all(void)
 
 REAL_GLIBC_LIST(REAL_GLIBC)
 
-_Atomic int lh_direct_kind = -1; /* direct.h */
-_Atomic bool lh_direct_rw;
 
 /* libtsan is here (race.c, at start-up): call the next public functions. */
 void
@@ -247,6 +246,7 @@ direct_mutex_checks(void)
 {
 	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
 	pid_t tid = lh_gettid();
+	uint64_t id;
 	bool ok;
 
 	ok = direct_same(&m, 0, 0, 0);
@@ -256,8 +256,15 @@ direct_mutex_checks(void)
 	ok = ok && glibc_mutex_trylock(&m) == EBUSY && direct_same(&m, 1, tid, 1);
 	ok = ok && direct_unlock(&m) == 0 && direct_same(&m, 0, 0, 0);
 	ok = ok && glibc_mutex_trylock(&m) == 0 && direct_same(&m, 1, tid, 1);
-	return ok && !lh_direct_trylock(&m, tid) && glibc_mutex_unlock(&m) == 0 &&
-	       direct_same(&m, 0, 0, 0);
+	ok = ok && !lh_direct_trylock(&m, tid) && glibc_mutex_unlock(&m) == 0 &&
+	     direct_same(&m, 0, 0, 0);
+	/* The node kept in the mutex (direct.h): glibc's calls leave it. */
+	lh_direct_set_node(&m, (struct lh_lock *)&tid, 12345);
+	ok = ok && glibc_mutex_lock(&m) == 0 && glibc_mutex_unlock(&m) == 0 &&
+	     glibc_mutex_trylock(&m) == 0 && glibc_mutex_unlock(&m) == 0;
+	ok = ok && lh_direct_node(&m, &id) == (struct lh_lock *)&tid && id == 12345;
+	lh_direct_clear_node(&m);
+	return ok && direct_same(&m, 0, 0, 0) && lh_direct_node(&m, &id) == NULL;
 }
 
 static bool
@@ -296,6 +303,13 @@ lh_intercept_direct_init(void)
 	atomic_store_explicit(&lh_direct_rw, false, memory_order_relaxed);
 	if (!lh_opt.inline_locks || lh_tsan)
 		return;
+	if (!lh_direct_key) { /* once: mutexes keep words made with it */
+		uint64_t k;
+
+		if (getrandom(&k, sizeof(k), GRND_NONBLOCK) != (ssize_t)sizeof(k))
+			k = lh_mix64(lh_now_ns() ^ (uintptr_t)&k ^ (uint64_t)getpid());
+		lh_direct_key = k | 1;
+	}
 	if (direct_mutex_checks())
 		atomic_store_explicit(&lh_direct_kind, 0, memory_order_relaxed);
 	atomic_store_explicit(&lh_direct_rw, true, memory_order_relaxed);
@@ -752,10 +766,22 @@ pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr)
 	INIT(LH_TYPE_MUTEX, m, real_mutex_init(m, attr));
 }
 
+/* glibc's destroy, and the node kept in a normal mutex goes with it. */
+static int
+mutex_destroy(pthread_mutex_t *m)
+{
+	bool direct = lh_direct(m);
+	int rc = real_mutex_destroy(m);
+
+	if (rc == 0 && direct)
+		lh_direct_clear_node(m);
+	return rc;
+}
+
 LH_EXPORT int
 pthread_mutex_destroy(pthread_mutex_t *m)
 {
-	DESTROY(LH_TYPE_MUTEX, m, real_mutex_destroy(m));
+	DESTROY(LH_TYPE_MUTEX, m, mutex_destroy(m));
 }
 
 /* ---- reader-writer locks --------------------------------------------------- */

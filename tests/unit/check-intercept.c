@@ -20,6 +20,7 @@
 #include "check-main.h"
 #include "check-log.h"
 #include "acquire.h"
+#include "direct.h"
 
 #define ROUNDS 3
 
@@ -465,6 +466,48 @@ START_TEST(test_last_reader_wakes_a_writer)
 }
 END_TEST
 
+/* A normal mutex keeps its node in itself (direct.h): a later general path
+ * (here a new call site, so a new statistics slot) finds it there; a copy
+ * at another address is not taken for the original, and destroy forgets. */
+static void
+lock_elsewhere(pthread_mutex_t *m)
+{
+	ck_assert_int_eq(pthread_mutex_lock(m), 0);
+}
+
+START_TEST(test_mutex_keeps_its_node)
+{
+	pthread_mutex_t m[2] = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER};
+	struct lh_lock *lk;
+	uint64_t id;
+
+	ck_assert_ptr_null(lh_direct_node(&m[0], &id));
+	ck_assert_int_eq(pthread_mutex_lock(&m[0]), 0);
+	ck_assert_int_eq(pthread_mutex_unlock(&m[0]), 0);
+	lk = lh_locktab_find(&m[0]);
+	ck_assert_ptr_nonnull(lk);
+	ck_assert_ptr_eq(lh_direct_node(&m[0], &id), lk);
+	ck_assert_uint_eq(id, lk->id);
+	lock_elsewhere(&m[0]);
+	ck_assert_ptr_eq(top()->lock, lk);
+	ck_assert_uint_eq(top()->id, lk->id);
+	ck_assert_int_eq(pthread_mutex_unlock(&m[0]), 0);
+
+	memcpy(&m[1], &m[0], sizeof(m[0])); /* POSIX says no; programs do */
+	ck_assert_ptr_null(lh_direct_node(&m[1], &id));
+	lock_elsewhere(&m[1]);
+	ck_assert_ptr_ne(top()->lock, lk);
+	ck_assert_ptr_eq(top()->lock, lh_locktab_find(&m[1]));
+	ck_assert_int_eq(pthread_mutex_unlock(&m[1]), 0);
+
+	ck_assert_int_eq(pthread_mutex_destroy(&m[0]), 0);
+	ck_assert_ptr_null(lh_direct_node(&m[0], &id));
+	ck_assert_ptr_null(m[0].__data.__list.__prev);
+	ck_assert_ptr_null(m[0].__data.__list.__next);
+	ck_assert_int_eq(pthread_mutex_destroy(&m[1]), 0);
+}
+END_TEST
+
 /* inline_locks=0: every call goes to glibc, and is tracked the same. */
 START_TEST(test_inline_locks_off)
 {
@@ -544,6 +587,7 @@ intercept_suite(void)
 	tcase_add_test(tc, test_condition_wait_keeps_the_hold);
 	tcase_add_test(tc, test_inline_mutex_is_glibcs);
 	tcase_add_test(tc, test_inline_unlock_wakes_a_sleeper);
+	tcase_add_test(tc, test_mutex_keeps_its_node);
 	tcase_add_test(tc, test_inline_read_lock_is_glibcs);
 	tcase_add_test(tc, test_last_reader_wakes_a_writer);
 	tcase_add_test(tc, test_inline_locks_off);
