@@ -27,6 +27,9 @@
  *                Also prints resident-memory deltas of the setup phases
  *                (rss_locks_kb: first use of every lock; rss_orders_kb: the
  *                orders) and setup_s.
+ *   locks10k-hot the same graph, but the timed phase takes random pairs
+ *                among the first HOT (-w, default 64) of the recorded ones
+ *                only: a small working set of known orders in a big graph
  *   contended    two threads on one mutex (a counter increment inside)
  *   rwlock-read  one rwlock, rdlock+unlock
  *   threads64    THREADS threads (-t, default 64), each on its own mutex;
@@ -52,6 +55,7 @@ struct params {
 	long locks;
 	long orders;
 	long threads;
+	long hot; /* locks10k-hot: the pairs of the timed phase */
 };
 
 /* What a case reports. */
@@ -258,7 +262,7 @@ make_pairs(long nlocks, long norders)
 }
 
 static void
-run_locks10k(void)
+run_locks10k_with(long hot)
 {
 	long max_orders = P.locks * (P.locks - 1) / 2;
 	pthread_mutex_t *m;
@@ -290,13 +294,30 @@ run_locks10k(void)
 
 	c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
 	w0 = now_ns(CLOCK_MONOTONIC);
-	timed_locks10k(m, pairs, P.orders, rounds, 7);
+	timed_locks10k(m, pairs, hot < P.orders ? hot : P.orders, rounds, 7);
 	R.cpu_ns = now_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
 	R.wall_ns = now_ns(CLOCK_MONOTONIC) - w0;
 	R.ops = rounds * 2;
 	snprintf(R.extra, sizeof(R.extra),
 		 "locks=%ld orders=%ld setup_s=%.3f rss_locks_kb=%ld rss_orders_kb=%ld",
 		 P.locks, P.orders, (w0 - s0) / 1e9, rss1 - rss0, rss2 - rss1);
+	if (hot < P.orders) {
+		size_t len = strlen(R.extra);
+
+		snprintf(R.extra + len, sizeof(R.extra) - len, " hot=%ld", hot);
+	}
+}
+
+static void
+run_locks10k(void)
+{
+	run_locks10k_with(P.orders);
+}
+
+static void
+run_locks10k_hot(void)
+{
+	run_locks10k_with(P.hot);
 }
 
 /* ---- threads: contended and threads64 ------------------------------------- */
@@ -433,6 +454,7 @@ static const struct {
 	{"uncontended", run_uncontended, 20000000},
 	{"nested", run_nested, 20000000},
 	{"locks10k", run_locks10k, 4000000},
+	{"locks10k-hot", run_locks10k_hot, 20000000},
 	{"contended", run_contended, 4000000},
 	{"rwlock-read", run_rwlock_read, 20000000},
 	{"threads64", run_threads64, 20000000},
@@ -450,7 +472,8 @@ case_thread(void *arg)
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: lhbench [-n OPS] [-d DEPTH] [-l LOCKS] [-o ORDERS] [-t THREADS] CASE\n"
+	fprintf(f, "usage: lhbench [-n OPS] [-d DEPTH] [-l LOCKS] [-o ORDERS] [-t THREADS] [-w HOT] "
+		   "CASE\n"
 		   "cases:");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		fprintf(f, " %s", cases[i].name);
@@ -485,7 +508,8 @@ main(int argc, char **argv)
 	P.locks = 10000;
 	P.orders = 1000000;
 	P.threads = 64;
-	while ((c = getopt(argc, argv, "hn:d:l:o:t:")) != -1) {
+	P.hot = 64;
+	while ((c = getopt(argc, argv, "hn:d:l:o:t:w:")) != -1) {
 		switch (c) {
 		case 'n':
 			P.ops = number("-n", optarg, 1, 1L << 40);
@@ -501,6 +525,9 @@ main(int argc, char **argv)
 			break;
 		case 't':
 			P.threads = number("-t", optarg, 1, 4096);
+			break;
+		case 'w':
+			P.hot = number("-w", optarg, 1, 100000000);
 			break;
 		case 'h':
 			usage(stdout);

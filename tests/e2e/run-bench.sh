@@ -14,13 +14,14 @@ expect_eq "bench: nothing on stderr" "" "$(cat "$TMP/bench.err")"
 check "bench: names the machine" grep -q "^machine: .*cores.*glibc" "$TMP/bench.out"
 
 # Every case has a number for plain and lockhound, and a ratio for lockhound.
-for c in uncontended nested locks10k contended rwlock-read threads64; do
+for c in uncontended nested locks10k locks10k-hot contended rwlock-read threads64; do
 	check "bench: $c row" grep -Eq "^  $c +[0-9.]+ +[0-9.]+ \([0-9.]+x\)" "$TMP/bench.out"
 done
 expect_eq "bench: a sample for every case and tool" "ok" "$("$PYTHON3" -c '
 import json, sys
 r = json.load(open(sys.argv[1]))
-cases = {"uncontended", "nested", "locks10k", "contended", "rwlock-read", "threads64"}
+cases = {"uncontended", "nested", "locks10k", "locks10k-hot", "contended", "rwlock-read",
+         "threads64"}
 seen = {tuple(k.split("|")[:2]) for k, v in r["locks"].items() if v}
 want = {(t, c) for c in cases for t in ("plain", "lockhound")}
 if "tsan" not in r["why_not"]:
@@ -49,5 +50,10 @@ check "lhbench: names the case" grep -q "nosuchcase: no such case" "$TMP/usage.e
 rc=0
 "$TMP/build/lhbench" -n x uncontended >/dev/null 2>&1 || rc=$?
 expect_eq "lhbench: bad -n exits 2" 2 "$rc"
+rc=0
+"$TMP/build/lhbench" -w 0 locks10k-hot >/dev/null 2>&1 || rc=$?
+expect_eq "lhbench: bad -w exits 2" 2 "$rc"
+check "lhbench: locks10k-hot names its working set" \
+	sh -c '"$1" -n 2000 -l 100 -o 500 -w 16 locks10k-hot | grep -q " hot=16"' sh "$TMP/build/lhbench"
 
 finish
