@@ -1,6 +1,7 @@
 #!/bin/sh
 # Hangs caught while they happen: a real ABBA deadlock (reported as
-# `deadlock`, aborted with on_deadlock=abort, left hung with the default), a
+# `deadlock`, aborted with on_deadlock=abort, also with inline_locks=0, left
+# hung with the default), a
 # three-thread cycle, a cycle through an rwlock, a self-deadlock, a wait for
 # a lock whose holder exited, an acquire-timeout naming the holder (the
 # program still completes), a long condition wait that blames nobody, a
@@ -43,6 +44,11 @@ expect_eq "abba: each member's stack and where it took its lock" True \
 check "abba: the headline" grep -q "^lockhound: deadlock: 2 threads wait for each other" "$TMP/abba.err"
 check "abba: the waiting frame is take_pair" grep -q "in take_pair+" "$TMP/abba.err"
 check "abba: the main thread is listed too" [ "$(q "$TMP/abba.log" 'len(kind("deadlock")[0]["threads"])')" -ge 1 ]
+
+# The same with inline_locks=0: every mutex call goes to glibc.
+LH_EXTRA_OPTIONS=on_deadlock=abort:inline_locks=0 lh_run abbaglibc "$E2E/hang" abba
+expect_eq "abba, inline_locks=0: aborted" 134 "$rc"
+expect_eq "abba, inline_locks=0: two threads in the cycle" 2 "$(members abbaglibc)"
 
 hung abbahung deadlock abba
 expect_eq "abba, on_deadlock=report: reported" 1 "$(q "$TMP/abbahung.log" 'len(kind("deadlock"))')"
