@@ -196,7 +196,6 @@ resolve_all(void)
 
 REAL_GLIBC_LIST(REAL_GLIBC)
 
-
 /* libtsan is here (race.c, at start-up): call the next public functions. */
 void
 lh_intercept_defer_to_tsan(void)
@@ -749,9 +748,12 @@ pthread_mutex_unlock(pthread_mutex_t *m)
 	t = lh_self;
 	if (LH_LIKELY(t != NULL) && LH_LIKELY(!t->busy) && LH_LIKELY((n = t->nheld) > 0) &&
 	    (h = &t->held[n - 1], h->addr == (uintptr_t)m) && LH_LIKELY(h->count == 1)) {
-		int old = lh_direct_release(m);
+		int old;
 
+		/* Off the stack first, as RELEASE does: a signal handler that
+		 * takes m once it is free must not find it held (a relock). */
 		t->nheld = n - 1;
+		old = lh_direct_release(m);
 		if (LH_UNLIKELY(old > 1) ||
 		    LH_UNLIKELY(atomic_load_explicit(&h->lock->wait_hint, memory_order_relaxed)))
 			return direct_released(t, h, m, old, RA());
