@@ -368,7 +368,7 @@ extern uint64_t lh_tick_origin_ns;
 uint32_t lh_tick_update(void);
 
 /* Per-thread counters of one lock taken at one call site (stats.c). */
-#define LH_STAT_SLOTS 128 /* power of two */
+#define LH_STAT_SLOTS 256 /* power of two */
 #define LH_STAT_SPILL 32  /* evicted slots kept, to be added in one go */
 
 /* One cache line; the lock's class when the slot was claimed is kept apart
@@ -770,9 +770,9 @@ lh_stat_key(uintptr_t addr)
 static inline size_t
 lh_stat_index(uintptr_t addr, uintptr_t site)
 {
-	/* 32 bits are plenty for 128 slots, and one instruction (imul imm32). */
-	_Static_assert(LH_STAT_SLOTS == 128, "the shift below takes 7 bits");
-	return (size_t)(((uint32_t)(addr ^ site) * 0x9e3779b1u) >> 25);
+	/* 32 bits are plenty for 256 slots, and one instruction (imul imm32). */
+	_Static_assert(LH_STAT_SLOTS == 256, "the shift below takes 8 bits");
+	return (size_t)(((uint32_t)(addr ^ site) * 0x9e3779b1u) >> 24);
 }
 
 /* One more acquisition of lk (at addr) at site: the hot path's only stats
