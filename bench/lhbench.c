@@ -27,6 +27,8 @@
  *                Also prints resident-memory deltas of the setup phases
  *                (rss_locks_kb: first use of every lock; rss_orders_kb: the
  *                orders) and setup_s.
+ *   locks-random LOCKS mutexes (-l, default 10,000), one at a time, at
+ *                random: per-object locks, no order between them
  *   locks10k-hot the same graph, but the timed phase takes random pairs
  *                among the first HOT (-w, default 64) of the recorded ones
  *                only: a small working set of known orders in a big graph
@@ -320,6 +322,43 @@ run_locks10k_hot(void)
 	run_locks10k_with(P.hot);
 }
 
+/* ---- locks-random: many locks, one at a time ------------------------------- */
+
+static NOINLINE void
+timed_locks_random(pthread_mutex_t *m, long nlocks, long ops, uint64_t seed)
+{
+	for (long i = 0; i < ops; i++) {
+		pthread_mutex_t *mu = &m[rng_next(&seed) % (uint64_t)nlocks];
+
+		pthread_mutex_lock(mu);
+		pthread_mutex_unlock(mu);
+	}
+}
+
+static void
+run_locks_random(void)
+{
+	pthread_mutex_t *m = malloc((size_t)P.locks * sizeof(*m));
+	double c0, w0;
+
+	if (!m)
+		die("malloc", ENOMEM);
+	for (long i = 0; i < P.locks; i++)
+		check("pthread_mutex_init", pthread_mutex_init(&m[i], NULL));
+	for (int pass = 0; pass < 2; pass++) /* warm-up: first use is the slow path */
+		for (long i = 0; i < P.locks; i++) {
+			pthread_mutex_lock(&m[i]);
+			pthread_mutex_unlock(&m[i]);
+		}
+	c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+	w0 = now_ns(CLOCK_MONOTONIC);
+	timed_locks_random(m, P.locks, P.ops, 11);
+	R.cpu_ns = now_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+	R.wall_ns = now_ns(CLOCK_MONOTONIC) - w0;
+	R.ops = P.ops;
+	snprintf(R.extra, sizeof(R.extra), "locks=%ld", P.locks);
+}
+
 /* ---- threads: contended and threads64 ------------------------------------- */
 
 struct worker {
@@ -455,6 +494,7 @@ static const struct {
 	{"nested", run_nested, 20000000},
 	{"locks10k", run_locks10k, 4000000},
 	{"locks10k-hot", run_locks10k_hot, 20000000},
+	{"locks-random", run_locks_random, 10000000},
 	{"contended", run_contended, 4000000},
 	{"rwlock-read", run_rwlock_read, 20000000},
 	{"threads64", run_threads64, 20000000},

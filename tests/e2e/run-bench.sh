@@ -14,14 +14,14 @@ expect_eq "bench: nothing on stderr" "" "$(cat "$TMP/bench.err")"
 check "bench: names the machine" grep -q "^machine: .*cores.*glibc" "$TMP/bench.out"
 
 # Every case has a number for plain and lockhound, and a ratio for lockhound.
-for c in uncontended nested locks10k locks10k-hot contended rwlock-read threads64; do
+for c in uncontended nested locks10k locks10k-hot locks-random contended rwlock-read threads64; do
 	check "bench: $c row" grep -Eq "^  $c +[0-9.]+ +[0-9.]+ \([0-9.]+x\)" "$TMP/bench.out"
 done
 expect_eq "bench: a sample for every case and tool" "ok" "$("$PYTHON3" -c '
 import json, sys
 r = json.load(open(sys.argv[1]))
-cases = {"uncontended", "nested", "locks10k", "locks10k-hot", "contended", "rwlock-read",
-         "threads64"}
+cases = {"uncontended", "nested", "locks10k", "locks10k-hot", "locks-random", "contended",
+         "rwlock-read", "threads64"}
 seen = {tuple(k.split("|")[:2]) for k, v in r["locks"].items() if v}
 want = {(t, c) for c in cases for t in ("plain", "lockhound")}
 if "tsan" not in r["why_not"]:
