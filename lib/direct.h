@@ -123,6 +123,13 @@ lh_direct_rdunlock(pthread_rwlock_t *rw)
 #define LH_DIRECT_ADDR_MASK 0xffffffull /* address bits 3-26 */
 extern uint64_t lh_direct_key;
 
+/* What the node's address is scrambled with. */
+static inline uintptr_t
+lh_direct_node_mask(void)
+{
+	return (uintptr_t)(lh_direct_key * 0x9e3779b97f4a7c15ull);
+}
+
 static inline uint64_t
 lh_direct_where(const pthread_mutex_t *m)
 {
@@ -141,7 +148,7 @@ lh_direct_node(const pthread_mutex_t *m, uint64_t *id)
 	if (w0 == 0 || (w1 & LH_DIRECT_ADDR_MASK) != lh_direct_where(m))
 		return NULL;
 	*id = w1 >> 24;
-	return (struct lh_lock *)(w0 ^ (uintptr_t)(lh_direct_key * 0x9e3779b97f4a7c15ull));
+	return (struct lh_lock *)(w0 ^ lh_direct_node_mask());
 }
 
 static inline void
@@ -152,9 +159,7 @@ lh_direct_set_node(pthread_mutex_t *m, struct lh_lock *lk, uint64_t id)
 	/* Relaxed atomics: another thread may look meanwhile (and write the
 	 * same words). */
 	__atomic_store_n(&m->__data.__list.__prev,
-			 (struct __pthread_internal_list *)((uintptr_t)lk ^
-							    (uintptr_t)(lh_direct_key *
-									0x9e3779b97f4a7c15ull)),
+			 (struct __pthread_internal_list *)((uintptr_t)lk ^ lh_direct_node_mask()),
 			 __ATOMIC_RELAXED);
 	__atomic_store_n(&m->__data.__list.__next,
 			 (struct __pthread_internal_list *)(uintptr_t)((id << 24 |

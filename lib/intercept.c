@@ -543,6 +543,22 @@ block_mtx(struct lh_thread *t, mtx_t *m)
 		return (rc);                                                             \
 	} while (0)
 
+/* The common case of a release: t (lh_self) tracks, and lock is on top of
+ * its held stack, held once. Its entry (*top: its index, the held count
+ * once it is popped), or NULL for release_slow(). */
+static inline struct lh_held *
+release_top(struct lh_thread *t, const void *lock, uint32_t *top)
+{
+	struct lh_held *h;
+	uint32_t n;
+
+	if (LH_UNLIKELY(t == NULL) || LH_UNLIKELY(t->busy) || LH_UNLIKELY((n = t->nheld) == 0))
+		return NULL;
+	h = &t->held[n - 1];
+	*top = n - 1;
+	return h->addr == (uintptr_t)lock && LH_LIKELY(h->count == 1) ? h : NULL;
+}
+
 /*
  * The body of a release: the lock leaves the held stack before the real
  * call. The common case (the thread known and not busy, the lock on top,
@@ -553,16 +569,13 @@ block_mtx(struct lh_thread *t, mtx_t *m)
 #define RELEASE(type, lk_, call)                                                             \
 	do {                                                                             \
 		struct lh_thread *t_ = lh_self;                                          \
-		struct lh_held *h_;                                                      \
-		uint32_t n_;                                                             \
+		uint32_t top_;                                                           \
+		struct lh_held *h_ = release_top(t_, (lk_), &top_);                      \
                                                                                          \
-		if (LH_LIKELY(t_ != NULL) && LH_LIKELY(!t_->busy) &&                     \
-		    LH_LIKELY((n_ = t_->nheld) > 0) &&                                   \
-		    (h_ = &t_->held[n_ - 1], h_->addr == (uintptr_t)(lk_)) &&           \
-		    LH_LIKELY(h_->count == 1) &&                                         \
+		if (LH_LIKELY(h_ != NULL) &&                                             \
 		    LH_LIKELY(!atomic_load_explicit(&h_->lock->wait_hint,                \
 						     memory_order_relaxed))) {          \
-			t_->nheld = n_ - 1;                                              \
+			t_->nheld = top_;                                                \
 			return call;                                                     \
 		}                                                                        \
 		return release_slow((lk_), (type), RA(), CFA());                        \
@@ -739,20 +752,19 @@ pthread_mutex_unlock(pthread_mutex_t *m)
 {
 	struct lh_thread *t;
 	struct lh_held *h;
-	uint32_t n;
+	uint32_t top;
 
 	if (!lh_direct(m))
 		RELEASE(LH_TYPE_MUTEX, m, real_mutex_unlock(m));
-	/* Inline: the same checks as RELEASE, but the wait hint is read after
-	 * the release, out of the time the mutex is held (waiters write it). */
+	/* Inline: as RELEASE, but the wait hint is read after the release,
+	 * out of the time the mutex is held (waiters write it). */
 	t = lh_self;
-	if (LH_LIKELY(t != NULL) && LH_LIKELY(!t->busy) && LH_LIKELY((n = t->nheld) > 0) &&
-	    (h = &t->held[n - 1], h->addr == (uintptr_t)m) && LH_LIKELY(h->count == 1)) {
+	if (LH_LIKELY((h = release_top(t, m, &top)) != NULL)) {
 		int old;
 
 		/* Off the stack first, as RELEASE does: a signal handler that
 		 * takes m once it is free must not find it held (a relock). */
-		t->nheld = n - 1;
+		t->nheld = top;
 		old = lh_direct_release(m);
 		if (LH_UNLIKELY(old > 1) ||
 		    LH_UNLIKELY(atomic_load_explicit(&h->lock->wait_hint, memory_order_relaxed)))
