@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -14,10 +15,17 @@
 
 #include "lockhound-private.h"
 
+/* errno kept: a wait that finds the word changed fails with EAGAIN, and
+ * the lock calls of the program, where the runtime's mutexes are taken,
+ * must leave errno as glibc left it. */
 static long
 futex(_Atomic int *uaddr, int op, int val)
 {
-	return syscall(SYS_futex, uaddr, op, val, NULL, NULL, 0);
+	int err = errno;
+	long rc = syscall(SYS_futex, uaddr, op, val, NULL, NULL, 0);
+
+	errno = err;
+	return rc;
 }
 
 /* Not async-signal-safe: a handler must not take a runtime mutex. */
