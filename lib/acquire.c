@@ -28,6 +28,7 @@
 _Atomic int lh_direct_kind = -1;
 _Atomic bool lh_direct_rw;
 uint64_t lh_direct_key;
+uintptr_t lh_direct_mask;
 
 static _Atomic int held_warned;
 
@@ -265,14 +266,13 @@ lh_held_grow_slow(struct lh_thread *t)
 static int took_nested(struct lh_thread *t, struct lh_stat_slot *st, const void *addr,
 		       uintptr_t pc, uintptr_t cfa, uint64_t htm);
 
-/* The held entry of a lock lh_took() found in st (no call, no errno). */
+/* The held entry of a lock lh_took() found (no call, no errno). */
 static inline __attribute__((always_inline)) void
-took_push(struct lh_thread *t, struct lh_held *h, uint32_t n, struct lh_stat_slot *st,
+took_push(struct lh_thread *t, struct lh_held *h, uint32_t n, struct lh_lock *lk, uint64_t id,
 	  uintptr_t addr, uint64_t chain, uintptr_t pc, uintptr_t cfa, uint64_t htm)
 {
-	st->acq++;
-	h->lock = st->lock;
-	h->id = st->id;
+	h->lock = lk;
+	h->id = id;
 	h->addr = addr;
 	if (n != 0) /* the outermost lock's key is not stored (lh_chain_at) */
 		h->chain = chain;
@@ -306,9 +306,44 @@ took_push(struct lh_thread *t, struct lh_held *h, uint32_t n, struct lh_stat_slo
 #define LH_NO_SLP
 #endif
 
-/* lh_took() of thread t (lh_self, maybe NULL). */
+/*
+ * The key of the chain that h (held[n], n > 0) would end with lock lk in
+ * mode (htm), if the fast path may take it: *chain. False: the general path
+ * (a trylock that may re-enter, a chain this thread has not validated).
+ */
+static inline __attribute__((always_inline)) bool
+took_chain(const struct lh_thread *t, const struct lh_held *h, uint32_t n,
+	   const struct lh_lock *lk, uintptr_t addr, uint64_t htm, uint64_t *chain)
+{
+	uint64_t c;
+
+	/* The outermost lock's key is made when a second lock needs it. */
+	c = n == 1 ? lh_chain_mix(0, h[-1].lock->salt, h[-1].mode) : h[-1].chain;
+	c = lh_chain_mix(c, lk->salt, LH_TOOK_MODE(htm));
+	*chain = c;
+	if (LH_TOOK_HOW(htm) == LH_TRY) {
+		/* A trylock's order is not checked: look for a re-entry. */
+		for (const struct lh_held *o = h; o-- != t->held;)
+			if (LH_UNLIKELY(o->addr == addr))
+				return false;
+		return true;
+	}
+	/* Else no re-entry either: a chain in the cache was validated, and
+	 * validation (lh_before_lock) comes after the re-entry check; the key
+	 * names the whole held sequence with this lock last. */
+	return LH_LIKELY(lh_chain_cached(t, c));
+}
+
+/* The slot path of a normal mutex's call site without an own site takes
+ * the general path at every LH_OWN_LOOK-th acquisition there, to look for a
+ * place (own_place). */
+#define LH_OWN_LOOK 64
+
+/* lh_took() of thread t (lh_self, maybe NULL); direct: a normal mutex that
+ * t took inline (a constant). */
 static inline __attribute__((always_inline)) int
-took(struct lh_thread *t, const void *addr, uintptr_t pc, uintptr_t cfa, uint64_t htm)
+took(struct lh_thread *t, const void *addr, uintptr_t pc, uintptr_t cfa, uint64_t htm,
+     bool direct)
 {
 	struct lh_stat_slot *st;
 	struct lh_lock *lk;
@@ -321,11 +356,14 @@ took(struct lh_thread *t, const void *addr, uintptr_t pc, uintptr_t cfa, uint64_
 	lk = st->lock;
 	if (LH_UNLIKELY(lk->id != st->id)) /* stats=hold: the slot's addr never matches */
 		goto slow;
+	if (direct && LH_UNLIKELY(st->acq % LH_OWN_LOOK == LH_OWN_LOOK - 1))
+		goto slow;
 	if (t->nheld != 0) /* an order to check: out of line, to keep this a leaf */
 		return took_nested(t, st, addr, pc, cfa, htm);
 	/* The outermost lock: no re-entry possible, room for it (held_cap is
 	 * at least LH_HELD_INLINE), its chain key not stored. */
-	took_push(t, t->held, 0, st, (uintptr_t)addr, 0, pc, cfa, htm);
+	st->acq++;
+	took_push(t, t->held, 0, lk, st->id, (uintptr_t)addr, 0, pc, cfa, htm);
 	return 0;
 slow:
 	return lh_took_slow(addr, pc, cfa, htm);
@@ -334,14 +372,7 @@ slow:
 LH_NO_SLP int
 lh_took(const void *addr, uintptr_t pc, uintptr_t cfa, uint64_t htm)
 {
-	return took(lh_self, addr, pc, cfa, htm);
-}
-
-/* lh_took() for a caller that has read lh_self already (t, not NULL). */
-LH_NO_SLP int
-lh_took_self(struct lh_thread *t, const void *addr, uintptr_t pc, uintptr_t cfa, uint64_t htm)
-{
-	return took(t, addr, pc, cfa, htm);
+	return took(lh_self, addr, pc, cfa, htm, false);
 }
 
 /* lh_took() with locks held: re-entry, room, the chain in the cache. */
@@ -350,32 +381,159 @@ took_nested(struct lh_thread *t, struct lh_stat_slot *st, const void *addr, uint
 	    uintptr_t cfa, uint64_t htm)
 {
 	uint32_t n = t->nheld;
-	struct lh_held *h;
 	uint64_t chain;
 
 	if (LH_UNLIKELY(n == t->held_cap))
 		goto slow;
 	if (n == 0)
 		__builtin_unreachable(); /* lh_took() came here with locks held */
-	h = &t->held[n];
-	/* The outermost lock's key is made when a second lock needs it. */
-	chain = n == 1 ? lh_chain_mix(0, h[-1].lock->salt, h[-1].mode) : h[-1].chain;
-	chain = lh_chain_mix(chain, st->lock->salt, LH_TOOK_MODE(htm));
-	if (LH_TOOK_HOW(htm) == LH_TRY) {
-		/* A trylock's order is not checked: look for a re-entry. */
-		for (const struct lh_held *o = h; o-- != t->held;)
-			if (LH_UNLIKELY(o->addr == (uintptr_t)addr))
-				goto slow;
-	} else if (LH_UNLIKELY(!lh_chain_cached(t, chain))) {
+	if (!took_chain(t, &t->held[n], n, st->lock, (uintptr_t)addr, htm, &chain))
 		goto slow;
-	}
-	/* Else no re-entry either: a chain in the cache was validated, and
-	 * validation (lh_before_lock) comes after the re-entry check; the key
-	 * names the whole held sequence with this lock last. */
-	took_push(t, h, n, st, (uintptr_t)addr, chain, pc, cfa, htm);
+	st->acq++;
+	took_push(t, &t->held[n], n, st->lock, st->id, (uintptr_t)addr, chain, pc, cfa, htm);
 	return 0;
 slow:
 	return lh_took_slow(addr, pc, cfa, htm);
+}
+
+static int took_direct_nested(pthread_mutex_t *m, uintptr_t pc, uintptr_t cfa, uint64_t htm,
+			      struct lh_thread *t, struct lh_lock *lk);
+
+/* lk's own site of call site pc, or NULL. */
+static inline __attribute__((always_inline)) struct lh_lock_own *
+own_of(struct lh_lock *lk, uintptr_t pc)
+{
+	_Static_assert(LH_LOCK_OWN == 2, "two own sites");
+	if (LH_LIKELY(atomic_load_explicit(&lk->own[0].pc, memory_order_relaxed) == pc))
+		return &lk->own[0];
+	if (LH_LIKELY(atomic_load_explicit(&lk->own[1].pc, memory_order_relaxed) == pc))
+		return &lk->own[1];
+	return NULL;
+}
+
+/* One more acquisition at an own site, by the lock's holder. */
+static inline __attribute__((always_inline)) void
+own_count(struct lh_lock_own *own)
+{
+	atomic_store_explicit(&own->n, atomic_load_explicit(&own->n, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
+/*
+ * lh_took() of a normal mutex t took inline (direct.h): the mutex names its
+ * node, and the acquisition counts in the node (lh_lock_own), under the
+ * hold: no statistics slot, whose table of a few hundred (lock, call site)
+ * pairs a program that takes many locks in turn keeps missing. A call site
+ * without an own site (the lock's third, or any with stats=hold, which
+ * claims none) takes the slot path of lh_took(). t comes last, so that
+ * the tail calls find their arguments in place.
+ */
+LH_NO_SLP int
+lh_took_direct(pthread_mutex_t *m, uintptr_t pc, uintptr_t cfa, uint64_t htm,
+	       struct lh_thread *t)
+{
+	struct lh_lock_own *own;
+	struct lh_lock *lk;
+	uint64_t id;
+
+	if (LH_UNLIKELY(t->busy) || LH_UNLIKELY(!lh_direct_decode(m, &lk, &id)) ||
+	    LH_UNLIKELY(lk->id != id))
+		return lh_took_slow(m, pc, cfa, htm);
+	if (LH_UNLIKELY(!(own = own_of(lk, pc))))
+		return took(t, m, pc, cfa, htm, true);
+	if (t->nheld != 0)
+		return took_direct_nested(m, pc, cfa, htm, t, lk);
+	took_push(t, t->held, 0, lk, id, (uintptr_t)m, 0, pc, cfa, htm);
+	own_count(own);
+	return 0;
+}
+
+static __attribute__((noinline)) LH_NO_SLP int
+took_direct_nested(pthread_mutex_t *m, uintptr_t pc, uintptr_t cfa, uint64_t htm,
+		   struct lh_thread *t, struct lh_lock *lk)
+{
+	uint32_t n = t->nheld;
+	uint64_t chain;
+
+	if (LH_UNLIKELY(n == t->held_cap))
+		goto slow;
+	if (n == 0)
+		__builtin_unreachable(); /* lh_took_direct() came here with locks held */
+	if (!took_chain(t, &t->held[n], n, lk, (uintptr_t)m, htm, &chain))
+		goto slow;
+	took_push(t, &t->held[n], n, lk, lk->id, (uintptr_t)m, chain, pc, cfa, htm);
+	own_count(own_of(lk, pc)); /* lh_took_direct() found it */
+	return 0;
+slow:
+	return lh_took_slow(m, pc, cfa, htm);
+}
+
+/*
+ * A place among lk's own sites for the call site of h, which has none, or
+ * NULL (count it in a slot): a free one, else one that nobody used between
+ * the last three times a call site looked for a place (own_mark: the
+ * count's low bits at the last look, above a bit that says whether it was
+ * idle then). So a site that stopped (set-up code) gives its place to one
+ * that goes on, within two looks, while sites taken in turn, more than
+ * there are places, do not take them from each other: the extra site is
+ * counted in its slot, and looks again now and then (lh_took_direct). A
+ * site given away is cleared, then its count handed in (own_collect in
+ * stats.c).
+ */
+static struct lh_lock_own *
+own_place(struct lh_thread *t, struct lh_lock *lk, const struct lh_held *h)
+{
+	int pick = -1, free_ = -1;
+	struct lh_lock_own *own;
+	uintptr_t was;
+	uint64_t n;
+
+	for (int k = 0; k < LH_LOCK_OWN; k++) {
+		uint16_t low = (uint16_t)(atomic_load_explicit(&lk->own[k].n, memory_order_relaxed) << 1);
+		uint16_t mark = atomic_load_explicit(&lk->own_mark[k], memory_order_relaxed);
+		bool idle = (mark & ~1u) == low;
+
+		if (atomic_load_explicit(&lk->own[k].pc, memory_order_relaxed) == 0)
+			free_ = free_ < 0 ? k : free_;
+		else if (idle && (mark & 1u) && pick < 0)
+			pick = k;
+		atomic_store_explicit(&lk->own_mark[k], (uint16_t)(low | idle), memory_order_relaxed);
+	}
+	if (free_ >= 0)
+		pick = free_;
+	else if (pick < 0)
+		return NULL;
+	own = &lk->own[pick];
+	was = atomic_load_explicit(&own->pc, memory_order_relaxed);
+	n = atomic_load_explicit(&own->n, memory_order_relaxed);
+	atomic_store_explicit(&own->n, 0, memory_order_relaxed);
+	atomic_store_explicit(&own->pc, h->pc, memory_order_release);
+	atomic_store_explicit(&lk->own_mark[pick], 0, memory_order_relaxed);
+	if (was && n) {
+		atomic_thread_fence(memory_order_seq_cst);
+		lh_stat_hand_in(t, lk, h->id, was, n);
+	}
+	return own;
+}
+
+/*
+ * lh_count() of a normal mutex that t holds exclusively: counted at one of
+ * the node's own sites, which lh_took_direct() looks at, if its call site
+ * has or gets one. False (count it in a slot) otherwise, with stats=hold,
+ * which claims none, or if the node is not h's lock's any more.
+ */
+bool
+lh_count_own(struct lh_thread *t, struct lh_held *h)
+{
+	struct lh_lock *lk = h->lock;
+	struct lh_lock_own *own;
+
+	if (LH_UNLIKELY(lk->id != h->id) || LH_UNLIKELY(lh_opt.stats == LH_STATS_HOLD))
+		return false;
+	if (!(own = own_of(lk, h->pc)) && !(own = own_place(t, lk, h)))
+		return false;
+	own_count(own);
+	return true;
 }
 
 /* lh_took() for everything but the common case: the general path. */
@@ -411,7 +569,7 @@ lh_after_slow(struct lh_thread *t, int slot, const void *addr)
 	if ((uint32_t)slot < n) {
 		if (h->addr == (uintptr_t)addr) {
 			h->count++;
-			lh_stat_count(t, h->lock, h->id, h->addr, h->pc);
+			lh_count(t, h);
 		}
 		return;
 	}
@@ -420,7 +578,7 @@ lh_after_slow(struct lh_thread *t, int slot, const void *addr)
 	if (h->how == LH_TIMED && n > 0 && !lh_chain_cached(t, h->chain))
 		lh_validate(t, h);
 	t->nheld = n + 1;
-	lh_stat_count(t, h->lock, h->id, h->addr, h->pc);
+	lh_count(t, h);
 	if (lh_opt.stats == LH_STATS_HOLD)
 		h->since_ns = lh_now_ns();
 }

@@ -5,7 +5,10 @@
  * one TLS load, one probe of the thread's statistics slots, which name the
  * lock's node (no lock-table lookup), an add and a multiply for the chain
  * key and one probe of the thread's chain cache; then a push onto the held
- * stack. No lock, no shared write, and errno is not touched (only the slow
+ * stack. A normal mutex (lh_took_direct) names its node itself and counts
+ * the acquisition in the node's first line, which its holder alone writes,
+ * as it writes the mutex: no slot. No lock, no write to a line that
+ * threads using other locks share, and errno is not touched (only the slow
  * paths can change it; they save it). The general path below (before and
  * after the real call) serves everything else.
  */
@@ -160,8 +163,8 @@ lh_before_lock(struct lh_thread *t, const void *addr, enum lh_lock_type type,
 }
 
 int lh_took(const void *addr, uintptr_t pc, uintptr_t cfa, uint64_t how_type_mode);
-int lh_took_self(struct lh_thread *t, const void *addr, uintptr_t pc, uintptr_t cfa,
-		 uint64_t how_type_mode);
+int lh_took_direct(pthread_mutex_t *m, uintptr_t pc, uintptr_t cfa, uint64_t how_type_mode,
+		   struct lh_thread *t);
 int lh_took_slow(const void *addr, uintptr_t pc, uintptr_t cfa, uint64_t how_type_mode);
 
 /* lh_took()'s last argument: mode, how and type in bits 32-55, where struct
@@ -172,6 +175,23 @@ int lh_took_slow(const void *addr, uintptr_t pc, uintptr_t cfa, uint64_t how_typ
 #define LH_TOOK_MODE(htm) ((unsigned)((htm) >> 32 & 0xff))
 #define LH_TOOK_HOW(htm) ((unsigned)((htm) >> 40 & 0xff))
 #define LH_TOOK_TYPE(htm) ((unsigned)((htm) >> 48 & 0xffff))
+
+bool lh_count_own(struct lh_thread *t, struct lh_held *h);
+
+/*
+ * Counts the acquisition of held entry h, just committed, where it belongs:
+ * a normal mutex taken exclusively in the lock's node, at one of its own
+ * sites (lh_took_direct's fast path looks there), anything else in the
+ * thread's statistics slot, which also caches the node for lh_took().
+ */
+static inline void
+lh_count(struct lh_thread *t, struct lh_held *h)
+{
+	if (h->mode == LH_MODE_WRITE && h->lock->type == LH_TYPE_MUTEX &&
+	    lh_direct((const pthread_mutex_t *)h->addr) && lh_count_own(t, h))
+		return;
+	lh_stat_count(t, h->lock, h->id, h->addr, h->pc);
+}
 
 /* After a successful acquisition: the filled slot joins the held stack. */
 static inline __attribute__((always_inline)) void
@@ -185,7 +205,7 @@ lh_after_lock(struct lh_thread *t, int slot, const void *addr)
 
 		t->nheld = n + 1;
 		/* With stats=off too: the slot is lh_took()'s cache of the node. */
-		lh_stat_count(t, h->lock, h->id, h->addr, h->pc);
+		lh_count(t, h);
 		if (LH_UNLIKELY(lh_opt.stats == LH_STATS_HOLD))
 			h->since_ns = lh_now_ns();
 		return;

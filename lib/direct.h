@@ -122,13 +122,7 @@ lh_direct_rdunlock(pthread_rwlock_t *rw)
 #define LH_DIRECT_ID_BITS 40
 #define LH_DIRECT_ADDR_MASK 0xffffffull /* address bits 3-26 */
 extern uint64_t lh_direct_key;
-
-/* What the node's address is scrambled with. */
-static inline uintptr_t
-lh_direct_node_mask(void)
-{
-	return (uintptr_t)(lh_direct_key * 0x9e3779b97f4a7c15ull);
-}
+extern uintptr_t lh_direct_mask; /* what the node's address is scrambled with */
 
 static inline uint64_t
 lh_direct_where(const pthread_mutex_t *m)
@@ -136,9 +130,9 @@ lh_direct_where(const pthread_mutex_t *m)
 	return (uint64_t)(uintptr_t)m >> 3 & LH_DIRECT_ADDR_MASK;
 }
 
-/* m's node and its id, or NULL. */
-static inline struct lh_lock *
-lh_direct_node(const pthread_mutex_t *m, uint64_t *id)
+/* m's node (*lk) and its id, if it has them. */
+static inline bool
+lh_direct_decode(const pthread_mutex_t *m, struct lh_lock **lk, uint64_t *id)
 {
 	uintptr_t w0 = (uintptr_t)__atomic_load_n(&m->__data.__list.__prev, __ATOMIC_RELAXED);
 	uint64_t w1 = (uint64_t)(uintptr_t)__atomic_load_n(&m->__data.__list.__next,
@@ -146,9 +140,19 @@ lh_direct_node(const pthread_mutex_t *m, uint64_t *id)
 		      lh_direct_key;
 
 	if (w0 == 0 || (w1 & LH_DIRECT_ADDR_MASK) != lh_direct_where(m))
-		return NULL;
+		return false;
 	*id = w1 >> 24;
-	return (struct lh_lock *)(w0 ^ lh_direct_node_mask());
+	*lk = (struct lh_lock *)(w0 ^ lh_direct_mask);
+	return true;
+}
+
+/* m's node and its id, or NULL. */
+static inline struct lh_lock *
+lh_direct_node(const pthread_mutex_t *m, uint64_t *id)
+{
+	struct lh_lock *lk;
+
+	return lh_direct_decode(m, &lk, id) ? lk : NULL;
 }
 
 static inline void
@@ -159,7 +163,7 @@ lh_direct_set_node(pthread_mutex_t *m, struct lh_lock *lk, uint64_t id)
 	/* Relaxed atomics: another thread may look meanwhile (and write the
 	 * same words). */
 	__atomic_store_n(&m->__data.__list.__prev,
-			 (struct __pthread_internal_list *)((uintptr_t)lk ^ lh_direct_node_mask()),
+			 (struct __pthread_internal_list *)((uintptr_t)lk ^ lh_direct_mask),
 			 __ATOMIC_RELAXED);
 	__atomic_store_n(&m->__data.__list.__next,
 			 (struct __pthread_internal_list *)(uintptr_t)((id << 24 |

@@ -308,6 +308,7 @@ lh_intercept_direct_init(void)
 		if (getrandom(&k, sizeof(k), GRND_NONBLOCK) != (ssize_t)sizeof(k))
 			k = lh_mix64(lh_now_ns() ^ (uintptr_t)&k ^ (uint64_t)getpid());
 		lh_direct_key = k | 1;
+		lh_direct_mask = (uintptr_t)(lh_direct_key * 0x9e3779b97f4a7c15ull);
 	}
 	if (direct_mutex_checks())
 		atomic_store_explicit(&lh_direct_kind, 0, memory_order_relaxed);
@@ -708,8 +709,8 @@ pthread_mutex_lock(pthread_mutex_t *m)
 		int rc;
 
 		if (LH_LIKELY(lh_direct_trylock(m, t->tid)))
-			return lh_took_self(t, m, RA(), CFA(),
-					    LH_TOOK(LH_BLOCKING, LH_TYPE_MUTEX, LH_MODE_WRITE));
+			return lh_took_direct(m, RA(), CFA(),
+					      LH_TOOK(LH_BLOCKING, LH_TYPE_MUTEX, LH_MODE_WRITE), t);
 		rc = mutex_contended(m, EBUSY, RA(), CFA());
 		__asm__ volatile("" ::: "memory"); /* not a tail call: see BLOCKING */
 		return rc;
@@ -724,8 +725,8 @@ pthread_mutex_trylock(pthread_mutex_t *m)
 
 	if (LH_LIKELY(t != NULL) && lh_direct(m)) {
 		if (LH_LIKELY(lh_direct_trylock(m, t->tid)))
-			return lh_took_self(t, m, RA(), CFA(),
-					    LH_TOOK(LH_TRY, LH_TYPE_MUTEX, LH_MODE_WRITE));
+			return lh_took_direct(m, RA(), CFA(),
+					      LH_TOOK(LH_TRY, LH_TYPE_MUTEX, LH_MODE_WRITE), t);
 		return EBUSY;
 	}
 	TRYING(LH_TYPE_MUTEX, LH_MODE_WRITE, m, real_mutex_trylock(m));

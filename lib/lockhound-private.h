@@ -176,22 +176,41 @@ struct lh_gnode;
  * tag comes from the lock's id, so an add for a retired or reused node fails
  * its compare-and-swap and takes the general path.
  */
-#define LH_LOCK_SITES 8
+#define LH_LOCK_SITES 7
 struct lh_lock_site {
 	_Atomic(uintptr_t) pc;
 	_Atomic uint64_t word;
 };
 
+/*
+ * The acquisitions of one call site counted by the lock's holders
+ * themselves (a normal mutex taken inline, acquire.c): written only by
+ * the thread that holds the lock, so a plain increment is exact (the
+ * lock's own release and acquisition order the holders' writes), and the
+ * line is the one the acquisition reads anyway. The reporter never
+ * writes n; it remembers what it has collected (stats.c).
+ */
+#define LH_LOCK_OWN 2
+struct lh_lock_own {
+	_Atomic(uintptr_t) pc; /* 0: free, claimed by a holder */
+	_Atomic uint64_t n;
+};
+
 struct lh_lock {
-	_Atomic(uintptr_t) addr;	   /* the user's lock; 0 while free */
-	_Atomic(struct lh_lock *) next[2]; /* bucket chains: struct lh_locktab */
+	/* First line: what every acquisition and release reads. */
 	uint64_t id;
 	uint64_t salt;	       /* lh_lock_salt(id), for chain keys */
 	uint8_t type;	       /* enum lh_lock_type */
 	uint8_t kind;	       /* enum lh_mutex_kind */
 	uint8_t from_init;     /* made by an init call (else first seen in use) */
 	_Atomic uint8_t wait_hint; /* LH_HINT_*: the next unlock goes the general way */
-	uint32_t pad2;
+	/* own[k].n's low bits when a call site last looked for a place, and
+	 * whether it was idle then (acquire.c). */
+	_Atomic uint16_t own_mark[LH_LOCK_OWN];
+	_Atomic(uintptr_t) addr;	   /* the user's lock; 0 while free */
+	struct lh_lock_own own[LH_LOCK_OWN];
+	/* Second line. */
+	_Atomic(struct lh_lock *) next[2]; /* bucket chains: struct lh_locktab */
 	uintptr_t init_pc;	       /* return address of the init call, 0 if none */
 	_Atomic(uintptr_t) unlock_pc;  /* where it was last released to a waiter */
 	struct lh_gnode *gnode;	       /* graph state, under the graph mutex */
@@ -202,10 +221,14 @@ struct lh_lock {
 	lh_mutex_t cond_mu;
 	uint32_t cond_waiters;
 	uintptr_t cond_mutex;
-	/* Acquisitions handed in from threads' statistics slots (stats.c), on
-	 * lines of their own: 256 bytes per node in all. */
-	struct lh_lock_site sites[LH_LOCK_SITES] __attribute__((aligned(64)));
-};
+	/* Acquisitions handed in from threads' statistics slots (stats.c):
+	 * 256 bytes per node in all. */
+	struct lh_lock_site sites[LH_LOCK_SITES];
+} __attribute__((aligned(64)));
+
+_Static_assert(offsetof(struct lh_lock, own) + sizeof(((struct lh_lock *)0)->own) <= 64,
+	       "what an acquisition reads: one line");
+_Static_assert(sizeof(struct lh_lock) == 256, "a node is four lines");
 
 /* wait_hint: a thread waits (the release that ends it says where, stats.c),
  * or stats=hold times every release. The release fast path loads the byte
@@ -734,6 +757,8 @@ void lh_stat_miss(struct lh_thread *t, struct lh_stat_slot *s, struct lh_lock *l
 void lh_stat_wait(struct lh_thread *t, struct lh_lock *lk, uint64_t id, uintptr_t site,
 		  uint64_t wait_ns);
 void lh_stat_released(struct lh_thread *t, struct lh_held *h, uintptr_t pc);
+void lh_stat_hand_in(struct lh_thread *t, struct lh_lock *lk, uint64_t id, uintptr_t pc,
+		     uint64_t n);
 void lh_stats_flush(struct lh_thread *t, bool spill);
 void lh_stats_retire(struct lh_lock *lk);
 void lh_stats_node_init(struct lh_lock *lk);

@@ -4,31 +4,38 @@
  * waiters and of the holders whose release ended a wait (where a delay is
  * caused, as Go's mutex profile charges it).
  *
- * Cost: an acquisition increments a counter in its thread's direct-mapped
- * slot table, keyed by (lock address, call site): no clock, no shared write
- * (the slot also caches the lock's node for lh_took). A slot evicted by
- * another (lock, site) adds its count to the lock's node, which keeps the
- * counts of the lock's first LH_LOCK_SITES call sites: no lock, and only
- * lines the acquisition touched (a program that takes thousands of locks in
- * turn evicts at nearly every acquisition). The nodes' counts move into
- * the global table when a report is written and when the lock is
- * destroyed. A slot whose site finds no room in the node goes to the
- * thread's spill list, which is added into the global table under stats_mu
- * when it is full: stats_mu once per LH_STAT_SPILL such evictions. Every
- * slot, and the spill list, is added at thread exit, dump and process exit.
+ * Cost: a normal mutex's holder counts its acquisition in the lock's node,
+ * at one of two own sites that its busy call sites keep (lh_lock_own,
+ * acquire.c): a plain increment, exact because only the holder writes it,
+ * on the line the acquisition reads anyway. A report adds those counts to
+ * what it shows without taking them (only holders write them); a holder
+ * that gives an own site to another call site hands the count in as below,
+ * and a destroyed lock's are final. Any other acquisition increments a
+ * counter in its thread's direct-mapped slot table, keyed by (lock address,
+ * call site): no clock, no shared write (the slot also caches the lock's
+ * node for lh_took). A slot evicted by another (lock, site) adds its count
+ * to the lock's node, which keeps the counts of the lock's first
+ * LH_LOCK_SITES call sites: no lock, and only lines the acquisition
+ * touched (a program that takes thousands of locks in turn evicts at
+ * nearly every acquisition). The nodes' counts move into the global table
+ * when a report is written and when the lock is destroyed. A slot whose
+ * site finds no room in the node goes to the thread's spill list, which is
+ * added into the global table under stats_mu when it is full: stats_mu
+ * once per LH_STAT_SPILL such evictions. Every slot, and the spill list,
+ * is added at thread exit, dump and process exit.
  * A contended acquisition (its first try failed; wait.c read the clock)
  * counts its wait in the thread's wait slots (LH_WAIT_SLOTS, keyed the same
  * way, handed in as the others) and sets the lock's wait hint, so that the
  * release that ends the wait records its call site (a shared write only on
  * that path); the waiter credits that site with the wait. stats=hold reads
- * the clock at every acquire and release.
+ * the clock at every acquire and release, and counts in slots only.
  *
- * Memory: 128 bytes of every lock node (the LH_LOCK_SITES counts), and one
- * entry per lock that was taken, made when a report or a spill first needs
- * it (about 130 bytes, and 64 per call site, allocated as they come: most
- * locks have one or two); when a lock is destroyed its entry is folded
- * into its class (the init call site) and freed, so a program that churns
- * locks keeps one entry per class.
+ * Memory: 144 bytes of every lock node (the LH_LOCK_SITES and LH_LOCK_OWN
+ * counts), and one entry per lock that was taken, made when a report or a
+ * spill first needs it (about 140 bytes, and 72 per call site, allocated as
+ * they come: most locks have one or two); when a lock is destroyed its
+ * entry is folded into its class (the init call site) and freed, so a
+ * program that churns locks keeps one entry per class.
  */
 #include "config.h"
 
@@ -43,6 +50,7 @@
 struct site {
 	uintptr_t pc;
 	uint64_t acq;
+	uint64_t own_acq;	     /* in the node's own counts, for one report */
 	uint64_t waits, wait_ns;     /* waits of acquisitions made here */
 	uint64_t caused, caused_ns;  /* waits ended by a release made here */
 	uint64_t holds, hold_ns;     /* holds that began here (stats=hold) */
@@ -55,6 +63,7 @@ struct lstats {
 	bool is_class;
 	uint64_t locks;	     /* instances folded in (class entries) */
 	uint64_t acq, contended, wait_ns, wait_max;
+	uint64_t own_acq;    /* in the node's own counts, for one report */
 	uint64_t holds, hold_ns, hold_max;
 	uint32_t nsites, more_sites;
 	uint32_t cap;	     /* sites allocated: 2, 4, 8, then MAX_SITES */
@@ -160,8 +169,10 @@ class_of(uintptr_t cls, const struct lh_gnode *who)
 	return e;
 }
 
+/* The site record of pc in e, made if need be; NULL when e has MAX_SITES
+ * (counted in more_sites, unless quiet: a look that is not a new record). */
 static struct site *
-site_of(struct lstats *e, uintptr_t pc)
+site_lookup(struct lstats *e, uintptr_t pc, bool quiet)
 {
 	for (uint32_t i = 0; i < e->nsites; i++)
 		if (e->sites[i].pc == pc)
@@ -171,7 +182,7 @@ site_of(struct lstats *e, uintptr_t pc)
 		struct site *n;
 
 		if (e->cap == MAX_SITES) {
-			e->more_sites++;
+			e->more_sites += !quiet;
 			return NULL;
 		}
 		n = lh_realloc(e->sites, e->cap * sizeof(*n), cap * sizeof(*n));
@@ -184,8 +195,15 @@ site_of(struct lstats *e, uintptr_t pc)
 		e->sites = n;
 		e->cap = cap;
 	}
+	memset(&e->sites[e->nsites], 0, sizeof(e->sites[0]));
 	e->sites[e->nsites].pc = pc;
 	return &e->sites[e->nsites++];
+}
+
+static struct site *
+site_of(struct lstats *e, uintptr_t pc)
+{
+	return site_lookup(e, pc, false);
 }
 
 /* Where a thread's counts of lock lk (as id, of class cls) go: the lock's
@@ -269,6 +287,11 @@ lh_stats_node_init(struct lh_lock *lk)
 		atomic_store_explicit(&lk->sites[k].word, tag_of(lk->id), memory_order_relaxed);
 		atomic_store_explicit(&lk->sites[k].pc, 0, memory_order_relaxed);
 	}
+	for (int k = 0; k < LH_LOCK_OWN; k++) {
+		atomic_store_explicit(&lk->own[k].pc, 0, memory_order_relaxed);
+		atomic_store_explicit(&lk->own[k].n, 0, memory_order_relaxed);
+		atomic_store_explicit(&lk->own_mark[k], 0, memory_order_relaxed);
+	}
 }
 
 /*
@@ -311,6 +334,42 @@ node_add(const struct lh_stat_slot *s)
 }
 
 /*
+ * Adds the counts lk's holders keep in its node (lh_lock_own) to its entry,
+ * e if not NULL: for good (retire: the lock is destroyed, nobody holds it),
+ * or into the entry's own_acq fields for one report (a live lock's holders
+ * go on counting, and only they may write the counts). Caller holds
+ * stats_mu. A holder that moves an own site to another call site first
+ * clears it, then hands its count in (lh_stat_hand_in), so that a report,
+ * which collects the handed-in counts before it reads these (a fence
+ * apart), counts an acquisition at most once.
+ */
+static void
+own_collect(struct lh_lock *lk, struct lstats *e, bool temp)
+{
+	uint64_t id = lk->id;
+
+	for (int k = 0; k < LH_LOCK_OWN; k++) {
+		uintptr_t pc = atomic_load_explicit(&lk->own[k].pc, memory_order_acquire);
+		uint64_t n = atomic_load_explicit(&lk->own[k].n, memory_order_relaxed);
+		struct site *st;
+
+		if (!pc || !n || (!e && !(e = entry_of(lk, id))))
+			continue;
+		st = site_lookup(e, pc, temp);
+		if (temp) {
+			e->own_acq += n;
+			if (st)
+				st->own_acq += n;
+		} else {
+			e->acq += n;
+			if (st)
+				st->acq += n;
+			atomic_store_explicit(&lk->own[k].n, 0, memory_order_relaxed);
+		}
+	}
+}
+
+/*
  * Moves the counts in lk's node into its entry; caller holds stats_mu, and
  * lk keeps its identity meanwhile (the table mutex is held, or lk is being
  * retired). With retire, the words get tag 0: later adds fail and spill.
@@ -340,13 +399,32 @@ node_collect(struct lh_lock *lk, bool retire)
 		if ((st = site_of(e, atomic_load_explicit(&ls->pc, memory_order_relaxed))) != NULL)
 			st->acq += n;
 	}
+	if (retire) /* nobody holds it: the own counts are final */
+		own_collect(lk, e, false);
 }
 
+/* For a report: the handed-in counts for good, then the holders' own for
+ * the report. */
 static void
 collect_each(struct lh_lock *lk, void *arg)
 {
 	(void)arg;
 	node_collect(lk, false);
+	atomic_thread_fence(memory_order_seq_cst);
+	own_collect(lk, NULL, true);
+}
+
+/* After a report: the own counts it showed are the nodes' still. */
+static void
+own_forget(void)
+{
+	for (size_t b = 0; b < NBUCKETS; b++) {
+		for (struct lstats *e = locks_tab[b]; e; e = e->next) {
+			e->own_acq = 0;
+			for (uint32_t i = 0; i < e->nsites; i++)
+				e->sites[i].own_acq = 0;
+		}
+	}
 }
 
 /* The counts are the parent's: the child starts from zero. */
@@ -358,11 +436,14 @@ zero_each(struct lh_lock *lk, void *arg)
 		if (atomic_load_explicit(&lk->sites[k].word, memory_order_relaxed))
 			atomic_store_explicit(&lk->sites[k].word, tag_of(lk->id),
 					      memory_order_relaxed);
+	for (int k = 0; k < LH_LOCK_OWN; k++)
+		atomic_store_explicit(&lk->own[k].n, 0, memory_order_relaxed);
 }
 
-/* s goes to t's spill list, which is added into the table when full. */
+/* s (of class cls) goes to t's spill list, which is added into the table
+ * when full. */
 static void
-spill(struct lh_thread *t, const struct lh_stat_slot *s)
+spill(struct lh_thread *t, const struct lh_stat_slot *s, uintptr_t cls)
 {
 	uint32_t n = atomic_load_explicit(&t->nspill, memory_order_relaxed);
 
@@ -375,7 +456,7 @@ spill(struct lh_thread *t, const struct lh_stat_slot *s)
 		n = 0;
 	}
 	t->spill[n].s = *s;
-	t->spill[n].cls = t->stats_cls[s - t->stats];
+	t->spill[n].cls = cls;
 	atomic_store_explicit(&t->nspill, n + 1, memory_order_release);
 }
 
@@ -389,7 +470,7 @@ lh_stat_miss(struct lh_thread *t, struct lh_stat_slot *s, struct lh_lock *lk, ui
 		__builtin_prefetch(&lk->sites[0], 1);
 		__builtin_prefetch(&lk->sites[LH_LOCK_SITES - 1], 1);
 		if (s->lock && s->acq + s->holds && !node_add(s))
-			spill(t, s);
+			spill(t, s, t->stats_cls[s - t->stats]);
 	}
 	memset(s, 0, sizeof(*s));
 	s->addr = lh_stat_key(addr);
@@ -398,6 +479,23 @@ lh_stat_miss(struct lh_thread *t, struct lh_stat_slot *s, struct lh_lock *lk, ui
 	s->site = site;
 	s->acq = 1;
 	t->stats_cls[s - t->stats] = class_key(lk);
+}
+
+/* n acquisitions of lk (as id) at pc, counted in one of the node's own
+ * sites, which its holder t gives to another call site now. */
+void
+lh_stat_hand_in(struct lh_thread *t, struct lh_lock *lk, uint64_t id, uintptr_t pc, uint64_t n)
+{
+	struct lh_stat_slot s = {
+		.addr = atomic_load_explicit(&lk->addr, memory_order_relaxed),
+		.site = pc,
+		.lock = lk,
+		.id = id,
+		.acq = n,
+	};
+
+	if (lh_opt.stats != LH_STATS_OFF && !node_add(&s))
+		spill(t, &s, class_key(lk));
 }
 
 /* Adds a thread's wait slot into the table; caller holds stats_mu. */
@@ -613,16 +711,16 @@ json_site_list(struct lh_buf *j, const char *field, const struct lstats *e, int 
 
 	for (uint32_t i = 0; i < e->nsites; i++) {
 		const struct site *s = &e->sites[i];
-		uint64_t v = role == 0 ? s->acq : role == 1 ? s->wait_ns : s->caused_ns;
+		uint64_t v = role == 0 ? s->acq + s->own_acq : role == 1 ? s->wait_ns : s->caused_ns;
 
 		if (!v)
 			continue;
 		order[n++] = s;
 		for (int k = n - 1; k > 0; k--) { /* insertion sort, worst first */
-			uint64_t a = role == 0 ? order[k]->acq
+			uint64_t a = role == 0 ? order[k]->acq + order[k]->own_acq
 				   : role == 1 ? order[k]->wait_ns
 					       : order[k]->caused_ns;
-			uint64_t b = role == 0 ? order[k - 1]->acq
+			uint64_t b = role == 0 ? order[k - 1]->acq + order[k - 1]->own_acq
 				   : role == 1 ? order[k - 1]->wait_ns
 					       : order[k - 1]->caused_ns;
 
@@ -643,7 +741,7 @@ json_site_list(struct lh_buf *j, const char *field, const struct lstats *e, int 
 		lh_buf_puts(j, "{\"frame\":");
 		lh_json_stack(j, lh_stack_intern(&pc, 1, 0));
 		lh_buf_puts(j, role == 0 ? ",\"acquisitions\":" : ",\"count\":");
-		lh_buf_put_u64(j, role == 0 ? order[i]->acq
+		lh_buf_put_u64(j, role == 0 ? order[i]->acq + order[i]->own_acq
 			       : role == 1 ? order[i]->waits
 					   : order[i]->caused);
 		if (role) {
@@ -675,7 +773,7 @@ json_entry(struct lh_buf *j, struct lstats *e)
 	lh_buf_puts(j, ",\"name\":");
 	lh_buf_put_json_str(j, lh_report_label(&e->who));
 	lh_buf_puts(j, ",\"acquisitions\":");
-	lh_buf_put_u64(j, e->acq);
+	lh_buf_put_u64(j, e->acq + e->own_acq);
 	lh_buf_puts(j, ",\"contended\":");
 	lh_buf_put_u64(j, e->contended);
 	lh_buf_puts(j, ",\"wait_ns\":");
@@ -766,7 +864,7 @@ lh_stats_report(bool at_exit)
 
 		for (size_t b = 0; b < NBUCKETS; b++) {
 			for (struct lstats *e = tab[b]; e; e = e->next) {
-				if (!e->acq && !e->contended)
+				if (!e->acq && !e->own_acq && !e->contended)
 					continue;
 				if (lh_report_logging())
 					json_entry(&j, e);
@@ -804,7 +902,7 @@ lh_stats_report(bool at_exit)
 			if (e->is_class)
 				lh_buf_puts(&t, " (class)");
 			lh_buf_put_pad(&t, 26, strlen(name) + (e->is_class ? 8 : 0));
-			text_number(&t, e->acq, 9);
+			text_number(&t, e->acq + e->own_acq, 9);
 			text_number(&t, e->contended, 8);
 			lh_buf_init(&d);
 			text_duration(&d, e->wait_ns);
@@ -817,6 +915,7 @@ lh_stats_report(bool at_exit)
 		}
 		lh_buf_puts(&t, "  (lockhound stats LOG for every lock and the call sites)\n");
 	}
+	own_forget();
 	lh_mutex_unlock(&stats_mu);
 	lh_report_emit(&t, &j);
 	lh_report_end();

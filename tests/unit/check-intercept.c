@@ -10,8 +10,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <threads.h>
 #include <time.h>
@@ -508,6 +510,143 @@ START_TEST(test_mutex_keeps_its_node)
 }
 END_TEST
 
+/* One lock+unlock of m from a call site of its own. */
+static __attribute__((noinline)) void
+take_at_a(pthread_mutex_t *m)
+{
+	ck_assert_int_eq(pthread_mutex_lock(m), 0);
+	ck_assert_int_eq(pthread_mutex_unlock(m), 0);
+	__asm__ volatile("" ::: "memory"); /* not a tail call: a site of its own */
+}
+
+static __attribute__((noinline)) void
+take_at_b(pthread_mutex_t *m)
+{
+	ck_assert_int_eq(pthread_mutex_lock(m), 0);
+	ck_assert_int_eq(pthread_mutex_unlock(m), 0);
+	__asm__ volatile("" ::: "memory");
+}
+
+static __attribute__((noinline)) void
+take_at_c(pthread_mutex_t *m)
+{
+	ck_assert_int_eq(pthread_mutex_trylock(m), 0);
+	ck_assert_int_eq(pthread_mutex_unlock(m), 0);
+	__asm__ volatile("" ::: "memory");
+}
+
+/* The acquisitions of lock id's last contention record in log, and in
+ * sites[] the counts of its acquire_sites (worst first, up to n): how many. */
+static int
+own_record(const char *log, uint64_t id, long *acq, long *sites, int n)
+{
+	char key[64];
+	const char *p = log, *last = NULL;
+	int k = 0;
+
+	snprintf(key, sizeof(key), "\"scope\":\"lock\",\"lock\":%" PRIu64 ",", id);
+	while ((p = strstr(p, key)) != NULL)
+		last = p++;
+	ck_assert_ptr_nonnull(last);
+	ck_assert_ptr_nonnull(p = strstr(last, "\"acquisitions\":"));
+	*acq = strtol(p + strlen("\"acquisitions\":"), NULL, 10);
+	ck_assert_ptr_nonnull(p = strstr(p, "\"acquire_sites\":["));
+	while (k < n && (p = strstr(p, "\"acquisitions\":")) != NULL &&
+	       p < strstr(last, "\"wait_sites\":")) {
+		p += strlen("\"acquisitions\":");
+		sites[k++] = strtol(p, NULL, 10);
+	}
+	return k;
+}
+
+static void *
+take_at_a_often(void *arg)
+{
+	for (int i = 0; i < 5000; i++)
+		take_at_a(arg);
+	return NULL;
+}
+
+/*
+ * A normal mutex counts its acquisitions in its node, at two call sites
+ * that keep a place there (lh_lock_own), with plain increments by the
+ * holder: two threads that fight for it lose none. A third site counts in
+ * its thread's slot, also when the three take turns (they must not take
+ * the places from each other at every turn); once a place stays idle, it
+ * takes that one, whose count is handed in. A report in between counts nothing twice; the record has every
+ * acquisition, by call site.
+ */
+START_TEST(test_inline_mutex_counts_in_its_node)
+{
+	/* Recursive mutexes (slots, not own sites), far more than slots: one
+	 * of them takes m's slot at site c but once in 10^7. */
+	enum { OTHERS = 4096 };
+	static pthread_mutex_t others[OTHERS];
+	pthread_mutexattr_t attr;
+	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	uintptr_t pc_a, pc_b;
+	char logpath[64];
+	struct lh_lock *lk;
+	pthread_t th[2];
+	long acq, sites[4];
+
+	lh_opt.stats = LH_STATS_ON;
+	check_fresh_log(logpath, "own");
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	for (int i = 0; i < OTHERS; i++)
+		pthread_mutex_init(&others[i], &attr);
+	for (int i = 0; i < 5; i++)
+		take_at_a(&m);
+	for (int i = 0; i < 7; i++)
+		take_at_b(&m);
+	lk = lh_locktab_find(&m);
+	ck_assert_ptr_nonnull(lk);
+	pc_a = lk->own[0].pc;
+	pc_b = lk->own[1].pc;
+	ck_assert_uint_ne(pc_a, 0);
+	ck_assert_uint_ne(pc_b, 0);
+	ck_assert_uint_eq(lk->own[0].n + lk->own[1].n, 12);
+	lh_stats_report(false); /* shows the 12; the node keeps them */
+	ck_assert_int_eq(own_record(check_slurp(logpath), lk->id, &acq, sites, 4), 2);
+	ck_assert_int_eq(acq, 12);
+	ck_assert_int_eq(sites[0], 7);
+	ck_assert_int_eq(sites[1], 5);
+
+	for (int i = 0; i < 3; i++) /* a slot */
+		take_at_c(&m);
+	for (int i = 0; i < 100; i++) { /* in turn: nobody moves */
+		take_at_a(&m);
+		take_at_b(&m);
+		take_at_c(&m);
+	}
+	ck_assert_uint_eq(lk->own[0].pc, pc_a);
+	ck_assert_uint_eq(lk->own[1].pc, pc_b);
+	ck_assert_uint_eq(lk->own[0].n + lk->own[1].n, 212);
+	/* c's slot evicted, a and b idle: c looks for a place each time, and
+	 * the third look finds a's idle since the two before. */
+	for (int r = 0; r < 3; r++) {
+		for (int i = 0; i < OTHERS; i++)
+			take_at_c(&others[i]);
+		take_at_c(&m);
+	}
+	ck_assert_uint_ne(lk->own[0].pc, pc_a); /* c took a's place, the first idle */
+	ck_assert_uint_eq(lk->own[0].n, 1);
+	ck_assert_uint_eq(lk->own[1].pc, pc_b);
+	for (int k = 0; k < 2; k++)
+		ck_assert_int_eq(pthread_create(&th[k], NULL, take_at_a_often, &m), 0);
+	for (int k = 0; k < 2; k++)
+		ck_assert_int_eq(pthread_join(th[k], NULL), 0);
+	lh_stats_report(false);
+	ck_assert_int_eq(own_record(check_slurp(logpath), lk->id, &acq, sites, 4), 3);
+	ck_assert_int_eq(acq, 12 + 3 + 300 + 3 + 10000);
+	ck_assert_int_eq(sites[0], 5 + 100 + 10000);
+	ck_assert_int_eq(sites[1], 7 + 100);
+	ck_assert_int_eq(sites[2], 3 + 100 + 3);
+	unlink(logpath);
+}
+END_TEST
+
 /* inline_locks=0: every call goes to glibc, and is tracked the same. */
 START_TEST(test_inline_locks_off)
 {
@@ -588,6 +727,7 @@ intercept_suite(void)
 	tcase_add_test(tc, test_inline_mutex_is_glibcs);
 	tcase_add_test(tc, test_inline_unlock_wakes_a_sleeper);
 	tcase_add_test(tc, test_mutex_keeps_its_node);
+	tcase_add_test(tc, test_inline_mutex_counts_in_its_node);
 	tcase_add_test(tc, test_inline_read_lock_is_glibcs);
 	tcase_add_test(tc, test_last_reader_wakes_a_writer);
 	tcase_add_test(tc, test_inline_locks_off);

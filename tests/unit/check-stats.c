@@ -250,6 +250,50 @@ START_TEST(test_stats_a_fork_child_starts_from_zero)
 }
 END_TEST
 
+START_TEST(test_stats_holders_counts_stay_in_the_node)
+{
+	struct lh_thread *t = lh_enter();
+	const char *log;
+
+	/* Counts kept by the holders of locks 0-9 (lh_lock_own), as the
+	 * runtime's normal mutexes do: a report shows them and leaves them
+	 * there, so the next one shows them once more, not twice. */
+	for (int i = 0; i < 10; i++) {
+		atomic_store(&lk[i]->own[0].pc, 0x5000);
+		atomic_store(&lk[i]->own[0].n, 3);
+		atomic_store(&lk[i]->own[1].pc, 0x6000);
+		atomic_store(&lk[i]->own[1].n, 2);
+	}
+	lh_stats_report(false);
+	log = check_slurp(logpath);
+	for (int i = 0; i < NLOCKS; i++)
+		ck_assert_int_eq(acquisitions(log, i), i < 10 ? 5 : -1);
+	/* Lock 0's holder gives site 0x5000's place to 0x7000: cleared, then
+	 * the 3 handed in. */
+	atomic_store(&lk[0]->own[0].n, 0);
+	atomic_store(&lk[0]->own[0].pc, 0x7000);
+	lh_stat_hand_in(t, lk[0], lk[0]->id, 0x5000, 3);
+	atomic_store(&lk[0]->own[0].n, 1);
+	check_fresh_log(logpath, "stats");
+	lh_stats_report(false);
+	log = check_slurp(logpath);
+	ck_assert_int_eq(acquisitions(log, 0), 6);
+	for (int i = 1; i < 10; i++)
+		ck_assert_int_eq(acquisitions(log, i), 5);
+	/* Destroyed: its counts are final, the node keeps none. */
+	lh_on_destroy(&locks[1]);
+	ck_assert_uint_eq(lk[1]->own[0].n + lk[1]->own[1].n, 0);
+	/* A fork child starts from zero. */
+	lh_stats_atfork_child();
+	check_fresh_log(logpath, "stats");
+	lh_stats_report(false);
+	log = check_slurp(logpath);
+	for (int i = 0; i < 10; i++)
+		ck_assert_int_eq(acquisitions(log, i), -1);
+	lh_leave(t);
+}
+END_TEST
+
 START_TEST(test_stats_waits_count_in_the_thread)
 {
 	struct lh_thread *t = lh_enter();
@@ -300,6 +344,7 @@ stats_suite(void)
 	tcase_add_test(tc, test_stats_more_sites_than_a_node_holds);
 	tcase_add_test(tc, test_stats_a_fork_child_starts_from_zero);
 	tcase_add_test(tc, test_stats_waits_count_in_the_thread);
+	tcase_add_test(tc, test_stats_holders_counts_stay_in_the_node);
 	suite_add_tcase(s, tc);
 	return s;
 }
