@@ -306,14 +306,23 @@ took_push(struct lh_thread *t, struct lh_held *h, uint32_t n, struct lh_lock *lk
 #define LH_NO_SLP
 #endif
 
+/* took_chain(): the fast path may take the chain, must take the general
+ * path, or may if the global chain set knows it (ask again). */
+enum { CHAIN_SLOW = -1, CHAIN_ASK = 0, CHAIN_OK = 1 };
+
 /*
  * The key of the chain that h (held[n], n > 0) would end with lock lk in
- * mode (htm), if the fast path may take it: *chain. False: the general path
- * (a trylock that may re-enter, a chain this thread has not validated).
+ * mode (htm): *chain; and whether the fast path may take it. A chain
+ * missing from t's cache that the global chain set knows (another thread
+ * validated it, or this one before its cache lost it) is cached then, when
+ * ask says to look (lock-free, errno untouched): the general path would do
+ * no more for it (lh_validate). A program that takes more chains in turn
+ * than the cache holds (1024) comes here for most of them. The callers
+ * look in a second function of their own, so that the first stays a leaf.
  */
-static inline __attribute__((always_inline)) bool
-took_chain(const struct lh_thread *t, const struct lh_held *h, uint32_t n,
-	   const struct lh_lock *lk, uintptr_t addr, uint64_t htm, uint64_t *chain)
+static inline __attribute__((always_inline)) int
+took_chain(struct lh_thread *t, const struct lh_held *h, uint32_t n, const struct lh_lock *lk,
+	   uintptr_t addr, uint64_t htm, bool ask, uint64_t *chain)
 {
 	uint64_t c;
 
@@ -325,13 +334,20 @@ took_chain(const struct lh_thread *t, const struct lh_held *h, uint32_t n,
 		/* A trylock's order is not checked: look for a re-entry. */
 		for (const struct lh_held *o = h; o-- != t->held;)
 			if (LH_UNLIKELY(o->addr == addr))
-				return false;
-		return true;
+				return CHAIN_SLOW;
+		return CHAIN_OK;
 	}
-	/* Else no re-entry either: a chain in the cache was validated, and
-	 * validation (lh_before_lock) comes after the re-entry check; the key
-	 * names the whole held sequence with this lock last. */
-	return LH_LIKELY(lh_chain_cached(t, c));
+	/* Else no re-entry either: a chain in the cache or the set was
+	 * validated, and validation (lh_before_lock) comes after the re-entry
+	 * check; the key names the whole held sequence with this lock last. */
+	if (LH_LIKELY(lh_chain_cached(t, c)))
+		return CHAIN_OK;
+	if (!ask)
+		return CHAIN_ASK;
+	if (!lh_chainset_contains(c))
+		return CHAIN_SLOW;
+	t->chain_cache[c & (LH_CHAIN_CACHE - 1)] = c;
+	return CHAIN_OK;
 }
 
 /* The slot path of a normal mutex's call site without an own site takes
@@ -375,10 +391,14 @@ lh_took(const void *addr, uintptr_t pc, uintptr_t cfa, uint64_t htm)
 	return took(lh_self, addr, pc, cfa, htm, false);
 }
 
-/* lh_took() with locks held: re-entry, room, the chain in the cache. */
-static __attribute__((noinline)) LH_NO_SLP int
-took_nested(struct lh_thread *t, struct lh_stat_slot *st, const void *addr, uintptr_t pc,
-	    uintptr_t cfa, uint64_t htm)
+static int took_nested_ask(struct lh_thread *t, struct lh_stat_slot *st, const void *addr,
+			   uintptr_t pc, uintptr_t cfa, uint64_t htm);
+
+/* lh_took() with locks held: re-entry, room, the chain in the cache (or,
+ * with ask, in the global set). */
+static inline __attribute__((always_inline)) int
+took_nested_body(struct lh_thread *t, struct lh_stat_slot *st, const void *addr, uintptr_t pc,
+		 uintptr_t cfa, uint64_t htm, bool ask)
 {
 	uint32_t n = t->nheld;
 	uint64_t chain;
@@ -387,13 +407,33 @@ took_nested(struct lh_thread *t, struct lh_stat_slot *st, const void *addr, uint
 		goto slow;
 	if (n == 0)
 		__builtin_unreachable(); /* lh_took() came here with locks held */
-	if (!took_chain(t, &t->held[n], n, st->lock, (uintptr_t)addr, htm, &chain))
+	switch (took_chain(t, &t->held[n], n, st->lock, (uintptr_t)addr, htm, ask, &chain)) {
+	case CHAIN_SLOW:
 		goto slow;
+	case CHAIN_ASK:
+		return took_nested_ask(t, st, addr, pc, cfa, htm);
+	default:
+		break;
+	}
 	st->acq++;
 	took_push(t, &t->held[n], n, st->lock, st->id, (uintptr_t)addr, chain, pc, cfa, htm);
 	return 0;
 slow:
 	return lh_took_slow(addr, pc, cfa, htm);
+}
+
+static __attribute__((noinline)) LH_NO_SLP int
+took_nested(struct lh_thread *t, struct lh_stat_slot *st, const void *addr, uintptr_t pc,
+	    uintptr_t cfa, uint64_t htm)
+{
+	return took_nested_body(t, st, addr, pc, cfa, htm, false);
+}
+
+static __attribute__((noinline)) LH_NO_SLP int
+took_nested_ask(struct lh_thread *t, struct lh_stat_slot *st, const void *addr, uintptr_t pc,
+		uintptr_t cfa, uint64_t htm)
+{
+	return took_nested_body(t, st, addr, pc, cfa, htm, true);
 }
 
 static int took_direct_nested(pthread_mutex_t *m, uintptr_t pc, uintptr_t cfa, uint64_t htm,
@@ -448,9 +488,12 @@ lh_took_direct(pthread_mutex_t *m, uintptr_t pc, uintptr_t cfa, uint64_t htm,
 	return 0;
 }
 
-static __attribute__((noinline)) LH_NO_SLP int
-took_direct_nested(pthread_mutex_t *m, uintptr_t pc, uintptr_t cfa, uint64_t htm,
-		   struct lh_thread *t, struct lh_lock *lk)
+static int took_direct_nested_ask(pthread_mutex_t *m, uintptr_t pc, uintptr_t cfa,
+				  uint64_t htm, struct lh_thread *t, struct lh_lock *lk);
+
+static inline __attribute__((always_inline)) int
+took_direct_nested_body(pthread_mutex_t *m, uintptr_t pc, uintptr_t cfa, uint64_t htm,
+			struct lh_thread *t, struct lh_lock *lk, bool ask)
 {
 	uint32_t n = t->nheld;
 	uint64_t chain;
@@ -459,13 +502,33 @@ took_direct_nested(pthread_mutex_t *m, uintptr_t pc, uintptr_t cfa, uint64_t htm
 		goto slow;
 	if (n == 0)
 		__builtin_unreachable(); /* lh_took_direct() came here with locks held */
-	if (!took_chain(t, &t->held[n], n, lk, (uintptr_t)m, htm, &chain))
+	switch (took_chain(t, &t->held[n], n, lk, (uintptr_t)m, htm, ask, &chain)) {
+	case CHAIN_SLOW:
 		goto slow;
+	case CHAIN_ASK:
+		return took_direct_nested_ask(m, pc, cfa, htm, t, lk);
+	default:
+		break;
+	}
 	took_push(t, &t->held[n], n, lk, lk->id, (uintptr_t)m, chain, pc, cfa, htm);
 	own_count(own_of(lk, pc)); /* lh_took_direct() found it */
 	return 0;
 slow:
 	return lh_took_slow(m, pc, cfa, htm);
+}
+
+static __attribute__((noinline)) LH_NO_SLP int
+took_direct_nested(pthread_mutex_t *m, uintptr_t pc, uintptr_t cfa, uint64_t htm,
+		   struct lh_thread *t, struct lh_lock *lk)
+{
+	return took_direct_nested_body(m, pc, cfa, htm, t, lk, false);
+}
+
+static __attribute__((noinline)) LH_NO_SLP int
+took_direct_nested_ask(pthread_mutex_t *m, uintptr_t pc, uintptr_t cfa, uint64_t htm,
+		       struct lh_thread *t, struct lh_lock *lk)
+{
+	return took_direct_nested_body(m, pc, cfa, htm, t, lk, true);
 }
 
 /*

@@ -316,6 +316,36 @@ START_TEST(test_took_nested_known_chain)
 }
 END_TEST
 
+START_TEST(test_took_chain_known_only_to_the_set)
+{
+	uint64_t want;
+
+	/* Validated once, then gone from the thread's cache (a chain with the
+	 * same cache index, or another thread's first time): the fast path
+	 * finds it in the global chain set, caches it again and leaves the
+	 * entry the general path leaves. */
+	took(4, LH_TOOK(LH_BLOCKING, LH_TYPE_MUTEX, LH_MODE_WRITE));
+	took(5, LH_TOOK(LH_BLOCKING, LH_TYPE_MUTEX, LH_MODE_WRITE));
+	want = t->held[1].chain;
+	unlock(5);
+	unlock(4);
+	ck_assert(lh_chainset_contains(want));
+	for (int k = 0; k < 3; k++) {
+		t->chain_cache[want & (LH_CHAIN_CACHE - 1)] = 0;
+		took(4, LH_TOOK(LH_BLOCKING, LH_TYPE_MUTEX, LH_MODE_WRITE));
+		took(5, LH_TOOK(LH_BLOCKING, LH_TYPE_MUTEX, LH_MODE_WRITE));
+		ck_assert_uint_eq(t->nheld, 2);
+		assert_top(5, LH_BLOCKING, LH_MODE_WRITE);
+		ck_assert_uint_eq(t->held[1].chain, want);
+		ck_assert_uint_eq(t->held[1].stack, 0);
+		ck_assert(lh_chain_cached(t, want));
+		unlock(5);
+		unlock(4);
+	}
+	ck_assert_int_eq(ncycles, 0);
+}
+END_TEST
+
 START_TEST(test_took_lock_made_again_at_the_same_address)
 {
 	uint64_t old;
@@ -419,6 +449,7 @@ acquire_suite(void)
 	tcase_add_test(tc, test_acquire_stack_of_held_lock_is_recovered);
 	tcase_add_test(tc, test_took_second_time_from_the_slot);
 	tcase_add_test(tc, test_took_nested_known_chain);
+	tcase_add_test(tc, test_took_chain_known_only_to_the_set);
 	tcase_add_test(tc, test_took_lock_made_again_at_the_same_address);
 	tcase_add_test(tc, test_took_lock_destroyed_and_used_again);
 	tcase_add_test(tc, test_took_with_stats_hold);
