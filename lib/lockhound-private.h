@@ -759,7 +759,7 @@ void lh_stat_wait(struct lh_thread *t, struct lh_lock *lk, uint64_t id, uintptr_
 void lh_stat_released(struct lh_thread *t, struct lh_held *h, uintptr_t pc);
 void lh_stat_hand_in(struct lh_thread *t, struct lh_lock *lk, uint64_t id, uintptr_t pc,
 		     uint64_t n);
-void lh_stats_flush(struct lh_thread *t, bool spill);
+void lh_stats_flush(struct lh_thread *t);
 void lh_stats_retire(struct lh_lock *lk);
 void lh_stats_node_init(struct lh_lock *lk);
 void lh_stats_report(bool at_exit);

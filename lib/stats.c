@@ -22,7 +22,8 @@
  * site finds no room in the node goes to the thread's spill list, which is
  * added into the global table under stats_mu when it is full: stats_mu
  * once per LH_STAT_SPILL such evictions. Every slot, and the spill list,
- * is added at thread exit, dump and process exit.
+ * is added at thread exit and process exit; a dump shows a running
+ * thread's slots without taking them (struct shown_log).
  * A contended acquisition (its first try failed; wait.c read the clock)
  * counts its wait in the thread's wait slots (LH_WAIT_SLOTS, keyed the same
  * way, handed in as the others) and sets the lock's wait hint, so that the
@@ -50,7 +51,6 @@
 struct site {
 	uintptr_t pc;
 	uint64_t acq;
-	uint64_t own_acq;	     /* in the node's own counts, for one report */
 	uint64_t waits, wait_ns;     /* waits of acquisitions made here */
 	uint64_t caused, caused_ns;  /* waits ended by a release made here */
 	uint64_t holds, hold_ns;     /* holds that began here (stats=hold) */
@@ -63,7 +63,6 @@ struct lstats {
 	bool is_class;
 	uint64_t locks;	     /* instances folded in (class entries) */
 	uint64_t acq, contended, wait_ns, wait_max;
-	uint64_t own_acq;    /* in the node's own counts, for one report */
 	uint64_t holds, hold_ns, hold_max;
 	uint32_t nsites, more_sites;
 	uint32_t cap;	     /* sites allocated: 2, 4, 8, then MAX_SITES */
@@ -217,25 +216,128 @@ entry_or_class(struct lh_lock *lk, uint64_t id, uintptr_t cls)
 	return e ? e : find(class_tab, cls);
 }
 
-/* Adds a thread's slot into the table; caller holds stats_mu. */
+/*
+ * How counts go into the table: handed in for good, or shown by one report
+ * and taken out after it (struct shown_log). A shown count makes no new
+ * "more sites" tally, and taking it out leaves a maximum as it is: the
+ * same count raises it again when it is handed in.
+ */
+enum tally { HAND_IN, SHOW, UNSHOW };
+
 static void
-add_slot(const struct lh_stat_slot *s, uintptr_t cls)
+tally(uint64_t *into, uint64_t n, enum tally how)
+{
+	*into = how == UNSHOW ? *into - n : *into + n;
+}
+
+/* Adds a thread's slot into the table (false: it had nowhere to go);
+ * caller holds stats_mu. */
+static bool
+add_slot(const struct lh_stat_slot *s, uintptr_t cls, enum tally how)
 {
 	struct lstats *e = entry_or_class(s->lock, s->id, cls);
 	struct site *st;
 
 	if (!e)
-		return;
-	e->acq += s->acq;
-	e->holds += s->holds;
-	e->hold_ns += s->hold_ns;
-	if (s->hold_max > e->hold_max)
+		return false;
+	tally(&e->acq, s->acq, how);
+	tally(&e->holds, s->holds, how);
+	tally(&e->hold_ns, s->hold_ns, how);
+	if (how != UNSHOW && s->hold_max > e->hold_max)
 		e->hold_max = s->hold_max;
-	if ((st = site_of(e, s->site)) != NULL) {
-		st->acq += s->acq;
-		st->holds += s->holds;
-		st->hold_ns += s->hold_ns;
+	if ((st = site_lookup(e, s->site, how != HAND_IN)) != NULL) {
+		tally(&st->acq, s->acq, how);
+		tally(&st->holds, s->holds, how);
+		tally(&st->hold_ns, s->hold_ns, how);
 	}
+	return true;
+}
+
+/*
+ * Counts a report shows but must leave where they are: the slots of a
+ * thread that is running (only it may empty them: an increment that
+ * straddled the reset would store the old count back, to be handed in a
+ * second time) and the counts holders keep in normal mutexes' nodes (only
+ * holders write them). The report adds them to the table (SHOW), writes,
+ * and takes them out again (UNSHOW); the log keeps what it added. If the
+ * log cannot grow, the rest is left out of that report (said once).
+ */
+struct shown {
+	bool wait;
+	union {
+		struct lh_stat_spilled s; /* a slot, and its lock's class */
+		struct lh_wait_slot w;
+	};
+};
+
+struct shown_log {
+	struct shown *p;
+	size_t n, cap;
+};
+
+static bool add_wait_slot(const struct lh_wait_slot *w, enum tally how);
+
+/* A free entry at the end of log, or NULL. */
+static struct shown *
+shown_next(struct shown_log *log)
+{
+	if (log->n == log->cap) {
+		size_t cap = log->cap ? log->cap * 2 : 256;
+		struct shown *p = lh_realloc(log->p, log->cap * sizeof(*p), cap * sizeof(*p));
+
+		if (!p) {
+			lh_warn_once(&oom_warned, "out of memory for lock statistics; some are lost");
+			return NULL;
+		}
+		log->p = p;
+		log->cap = cap;
+	}
+	return &log->p[log->n];
+}
+
+/* Shows slot s (of class cls) in this report; caller holds stats_mu. */
+static void
+show_slot(struct shown_log *log, const struct lh_stat_slot *s, uintptr_t cls)
+{
+	struct shown *r = shown_next(log);
+
+	if (!r || !add_slot(s, cls, SHOW))
+		return;
+	r->wait = false;
+	r->s.s = *s;
+	r->s.cls = cls;
+	log->n++;
+}
+
+static void
+show_wait_slot(struct shown_log *log, const struct lh_wait_slot *w)
+{
+	struct shown *r = shown_next(log);
+
+	if (!r || !add_wait_slot(w, SHOW))
+		return;
+	r->wait = true;
+	r->w = *w;
+	log->n++;
+}
+
+/* After the report: what it showed comes out again, and the log goes. A
+ * lock destroyed meanwhile had its entry, shown counts and all, folded
+ * into its class, which entry_or_class() finds. Caller holds stats_mu. */
+static void
+shown_undo(struct shown_log *log)
+{
+	for (size_t i = 0; i < log->n; i++) {
+		const struct shown *r = &log->p[i];
+
+		if (r->wait)
+			add_wait_slot(&r->w, UNSHOW);
+		else
+			add_slot(&r->s.s, r->s.cls, UNSHOW);
+	}
+	if (log->p)
+		lh_free(log->p, log->cap * sizeof(*log->p));
+	memset(log, 0, sizeof(*log));
 }
 
 /* Adds t's spill list into the table; caller holds stats_mu. Only t
@@ -262,7 +364,7 @@ add_spill_locked(struct lh_thread *t)
 		}
 	}
 	for (uint32_t i = 0; i < n; i++)
-		add_slot(&t->spill[i].s, t->spill[i].cls);
+		add_slot(&t->spill[i].s, t->spill[i].cls, HAND_IN);
 	atomic_store_explicit(&t->nspill, 0, memory_order_relaxed);
 }
 
@@ -334,38 +436,33 @@ node_add(const struct lh_stat_slot *s)
 }
 
 /*
- * Adds the counts lk's holders keep in its node (lh_lock_own) to its entry,
- * e if not NULL: for good (retire: the lock is destroyed, nobody holds it),
- * or into the entry's own_acq fields for one report (a live lock's holders
- * go on counting, and only they may write the counts). Caller holds
+ * The counts lk's holders keep in its node (lh_lock_own): handed in for
+ * good when the lock is destroyed (log NULL: nobody holds it), else shown
+ * in the report whose log it is (only holders write them). Caller holds
  * stats_mu. A holder that moves an own site to another call site first
- * clears it, then hands its count in (lh_stat_hand_in), so that a report,
- * which collects the handed-in counts before it reads these (a fence
- * apart), counts an acquisition at most once.
+ * clears it, then hands its count in (lh_stat_hand_in), and a report
+ * collects the handed-in counts before it reads these (a fence apart), so
+ * it counts an acquisition at most once.
  */
 static void
-own_collect(struct lh_lock *lk, struct lstats *e, bool temp)
+own_collect(struct lh_lock *lk, struct shown_log *log)
 {
-	uint64_t id = lk->id;
-
 	for (int k = 0; k < LH_LOCK_OWN; k++) {
-		uintptr_t pc = atomic_load_explicit(&lk->own[k].pc, memory_order_acquire);
-		uint64_t n = atomic_load_explicit(&lk->own[k].n, memory_order_relaxed);
-		struct site *st;
+		struct lh_stat_slot s = {
+			.site = atomic_load_explicit(&lk->own[k].pc, memory_order_acquire),
+			.acq = atomic_load_explicit(&lk->own[k].n, memory_order_relaxed),
+			.lock = lk,
+			.id = lk->id,
+		};
 
-		if (!pc || !n || (!e && !(e = entry_of(lk, id))))
+		if (!s.site || !s.acq)
 			continue;
-		st = site_lookup(e, pc, temp);
-		if (temp) {
-			e->own_acq += n;
-			if (st)
-				st->own_acq += n;
-		} else {
-			e->acq += n;
-			if (st)
-				st->acq += n;
-			atomic_store_explicit(&lk->own[k].n, 0, memory_order_relaxed);
+		if (log) {
+			show_slot(log, &s, class_key(lk));
+			continue;
 		}
+		add_slot(&s, class_key(lk), HAND_IN);
+		atomic_store_explicit(&lk->own[k].n, 0, memory_order_relaxed);
 	}
 }
 
@@ -400,31 +497,17 @@ node_collect(struct lh_lock *lk, bool retire)
 			st->acq += n;
 	}
 	if (retire) /* nobody holds it: the own counts are final */
-		own_collect(lk, e, false);
+		own_collect(lk, NULL);
 }
 
-/* For a report: the handed-in counts for good, then the holders' own for
- * the report. */
+/* For a report (arg: its shown_log): the handed-in counts for good, then
+ * the holders' own, shown. */
 static void
 collect_each(struct lh_lock *lk, void *arg)
 {
-	(void)arg;
 	node_collect(lk, false);
 	atomic_thread_fence(memory_order_seq_cst);
-	own_collect(lk, NULL, true);
-}
-
-/* After a report: the own counts it showed are the nodes' still. */
-static void
-own_forget(void)
-{
-	for (size_t b = 0; b < NBUCKETS; b++) {
-		for (struct lstats *e = locks_tab[b]; e; e = e->next) {
-			e->own_acq = 0;
-			for (uint32_t i = 0; i < e->nsites; i++)
-				e->sites[i].own_acq = 0;
-		}
-	}
+	own_collect(lk, arg);
 }
 
 /* The counts are the parent's: the child starts from zero. */
@@ -498,25 +581,27 @@ lh_stat_hand_in(struct lh_thread *t, struct lh_lock *lk, uint64_t id, uintptr_t 
 		spill(t, &s, class_key(lk));
 }
 
-/* Adds a thread's wait slot into the table; caller holds stats_mu. */
-static void
-add_wait_slot(const struct lh_wait_slot *w)
+/* Adds a thread's wait slot into the table (false: nowhere to go); caller
+ * holds stats_mu. */
+static bool
+add_wait_slot(const struct lh_wait_slot *w, enum tally how)
 {
 	struct lstats *e = entry_or_class(w->lock, w->id, w->cls);
 	struct site *st;
 
 	if (!e)
-		return;
-	e->contended += w->waits;
-	e->wait_ns += w->wait_ns;
-	if (w->wait_max > e->wait_max)
+		return false;
+	tally(&e->contended, w->waits, how);
+	tally(&e->wait_ns, w->wait_ns, how);
+	if (how != UNSHOW && w->wait_max > e->wait_max)
 		e->wait_max = w->wait_max;
-	if ((st = site_of(e, w->site)) != NULL) {
-		st->waits += w->waits;
-		st->wait_ns += w->wait_ns;
-		st->caused += w->caused;
-		st->caused_ns += w->caused_ns;
+	if ((st = site_lookup(e, w->site, how != HAND_IN)) != NULL) {
+		tally(&st->waits, w->waits, how);
+		tally(&st->wait_ns, w->wait_ns, how);
+		tally(&st->caused, w->caused, how);
+		tally(&st->caused_ns, w->caused_ns, how);
 	}
+	return true;
 }
 
 static void
@@ -538,7 +623,7 @@ wait_slot(struct lh_thread *t, struct lh_lock *lk, uint64_t id, uintptr_t addr, 
 		return w;
 	if (w->lock && (w->waits || w->caused)) {
 		lh_mutex_lock(&stats_mu);
-		add_wait_slot(w);
+		add_wait_slot(w, HAND_IN);
 		wait_slot_clear(w);
 		lh_mutex_unlock(&stats_mu);
 	}
@@ -608,35 +693,54 @@ lh_stat_released(struct lh_thread *t, struct lh_held *h, uintptr_t pc)
 	LH_BUSY_END(t);
 }
 
-/* Hands in every slot of t (at thread exit, dumps and process exit), and
- * with spill its spill list: only for t itself, or at process exit (a
- * thread that goes on running may be appending to its list right now, and
- * would then hand the emptied entries in again). For another thread, the
- * racy reads may miss its latest increments. */
-void
-lh_stats_flush(struct lh_thread *t, bool spill)
+/*
+ * Hands in every slot of t, and with spill its spill list: for t itself
+ * (thread exit, a report t writes) or at process exit, when nothing is
+ * reported later. With a log (another thread, which may be running: a
+ * dump), the slots are shown in that report and left as they are (see
+ * struct shown_log), and the spill list too, which it may be filling;
+ * the racy reads may miss its latest increments. Caller holds stats_mu.
+ */
+static void
+flush_locked(struct lh_thread *t, bool spill, struct shown_log *log)
 {
-	if (lh_opt.stats == LH_STATS_OFF)
-		return; /* the slots only cache lock nodes (lh_took) */
-	lh_mutex_lock(&stats_mu);
 	if (spill)
 		add_spill_locked(t);
 	for (int i = 0; i < LH_STAT_SLOTS; i++) {
 		struct lh_stat_slot *s = &t->stats[i];
 
-		if (s->lock && s->acq + s->holds) {
-			add_slot(s, t->stats_cls[i]);
-			s->acq = s->holds = s->hold_ns = s->hold_max = 0;
+		if (!s->lock || !(s->acq + s->holds))
+			continue;
+		if (log) {
+			show_slot(log, s, t->stats_cls[i]);
+			continue;
 		}
+		add_slot(s, t->stats_cls[i], HAND_IN);
+		s->acq = s->holds = s->hold_ns = s->hold_max = 0;
 	}
 	for (int i = 0; i < LH_WAIT_SLOTS; i++) {
 		struct lh_wait_slot *w = &t->waits[i];
 
-		if (w->lock && (w->waits || w->caused)) {
-			add_wait_slot(w);
-			wait_slot_clear(w);
+		if (!w->lock || !(w->waits || w->caused))
+			continue;
+		if (log) {
+			show_wait_slot(log, w);
+			continue;
 		}
+		add_wait_slot(w, HAND_IN);
+		wait_slot_clear(w);
 	}
+}
+
+/* Hands in every slot of t, the calling thread, and its spill list (at
+ * thread exit). */
+void
+lh_stats_flush(struct lh_thread *t)
+{
+	if (lh_opt.stats == LH_STATS_OFF)
+		return; /* the slots only cache lock nodes (lh_took) */
+	lh_mutex_lock(&stats_mu);
+	flush_locked(t, true, NULL);
 	lh_mutex_unlock(&stats_mu);
 }
 
@@ -711,16 +815,16 @@ json_site_list(struct lh_buf *j, const char *field, const struct lstats *e, int 
 
 	for (uint32_t i = 0; i < e->nsites; i++) {
 		const struct site *s = &e->sites[i];
-		uint64_t v = role == 0 ? s->acq + s->own_acq : role == 1 ? s->wait_ns : s->caused_ns;
+		uint64_t v = role == 0 ? s->acq : role == 1 ? s->wait_ns : s->caused_ns;
 
 		if (!v)
 			continue;
 		order[n++] = s;
 		for (int k = n - 1; k > 0; k--) { /* insertion sort, worst first */
-			uint64_t a = role == 0 ? order[k]->acq + order[k]->own_acq
+			uint64_t a = role == 0 ? order[k]->acq
 				   : role == 1 ? order[k]->wait_ns
 					       : order[k]->caused_ns;
-			uint64_t b = role == 0 ? order[k - 1]->acq + order[k - 1]->own_acq
+			uint64_t b = role == 0 ? order[k - 1]->acq
 				   : role == 1 ? order[k - 1]->wait_ns
 					       : order[k - 1]->caused_ns;
 
@@ -741,7 +845,7 @@ json_site_list(struct lh_buf *j, const char *field, const struct lstats *e, int 
 		lh_buf_puts(j, "{\"frame\":");
 		lh_json_stack(j, lh_stack_intern(&pc, 1, 0));
 		lh_buf_puts(j, role == 0 ? ",\"acquisitions\":" : ",\"count\":");
-		lh_buf_put_u64(j, role == 0 ? order[i]->acq + order[i]->own_acq
+		lh_buf_put_u64(j, role == 0 ? order[i]->acq
 			       : role == 1 ? order[i]->waits
 					   : order[i]->caused);
 		if (role) {
@@ -773,7 +877,7 @@ json_entry(struct lh_buf *j, struct lstats *e)
 	lh_buf_puts(j, ",\"name\":");
 	lh_buf_put_json_str(j, lh_report_label(&e->who));
 	lh_buf_puts(j, ",\"acquisitions\":");
-	lh_buf_put_u64(j, e->acq + e->own_acq);
+	lh_buf_put_u64(j, e->acq);
 	lh_buf_puts(j, ",\"contended\":");
 	lh_buf_put_u64(j, e->contended);
 	lh_buf_puts(j, ",\"wait_ns\":");
@@ -844,27 +948,33 @@ void
 lh_stats_report(bool at_exit)
 {
 	struct lstats *worst[5] = {NULL};
+	struct shown_log log = {0};
 	struct lh_buf t, j;
 	size_t nwaited = 0;
 
 	if (lh_opt.stats == LH_STATS_OFF)
 		return;
 	lh_threads_lock();
-	for (struct lh_thread *o = lh_threads_first(); o; o = o->next)
-		lh_stats_flush(o, at_exit || o == lh_self);
+	lh_mutex_lock(&stats_mu);
+	for (struct lh_thread *o = lh_threads_first(); o; o = o->next) {
+		bool own = at_exit || o == lh_self;
+
+		flush_locked(o, own, own ? NULL : &log);
+	}
+	lh_mutex_unlock(&stats_mu);
 	lh_threads_unlock();
 
 	lh_buf_init(&t);
 	lh_buf_init(&j);
 	lh_report_begin();
 	lh_mutex_lock(&stats_mu);
-	lh_locktab_each(collect_each, NULL);
+	lh_locktab_each(collect_each, &log);
 	for (int pass = 0; pass < 2; pass++) {
 		struct lstats **tab = pass ? class_tab : locks_tab;
 
 		for (size_t b = 0; b < NBUCKETS; b++) {
 			for (struct lstats *e = tab[b]; e; e = e->next) {
-				if (!e->acq && !e->own_acq && !e->contended)
+				if (!e->acq && !e->contended)
 					continue;
 				if (lh_report_logging())
 					json_entry(&j, e);
@@ -902,7 +1012,7 @@ lh_stats_report(bool at_exit)
 			if (e->is_class)
 				lh_buf_puts(&t, " (class)");
 			lh_buf_put_pad(&t, 26, strlen(name) + (e->is_class ? 8 : 0));
-			text_number(&t, e->acq + e->own_acq, 9);
+			text_number(&t, e->acq, 9);
 			text_number(&t, e->contended, 8);
 			lh_buf_init(&d);
 			text_duration(&d, e->wait_ns);
@@ -915,7 +1025,7 @@ lh_stats_report(bool at_exit)
 		}
 		lh_buf_puts(&t, "  (lockhound stats LOG for every lock and the call sites)\n");
 	}
-	own_forget();
+	shown_undo(&log);
 	lh_mutex_unlock(&stats_mu);
 	lh_report_emit(&t, &j);
 	lh_report_end();

@@ -136,7 +136,7 @@ unlink_locked(struct lh_thread *t)
 void
 lh_thread_exit(struct lh_thread *t)
 {
-	lh_stats_flush(t, true);
+	lh_stats_flush(t);
 	lh_mutex_lock(&registry_mu);
 	unlink_locked(t);
 	free_held(t);
@@ -160,7 +160,7 @@ on_thread_exit(void *arg)
 	lh_self = &exiting;
 	if (t->nheld > 0) {
 		t->busy = 1;
-		lh_stats_flush(t, true);
+		lh_stats_flush(t);
 		lh_misuse_exit(t);
 		atomic_store_explicit(&t->wait_addr, 0, memory_order_relaxed);
 		t->dead = true;

@@ -107,6 +107,7 @@ START_TEST(test_stats_adds_up_threads_that_exit)
 END_TEST
 
 static pthread_barrier_t step;
+static struct lh_thread *counter_thread;
 
 /* Counts, lets a dump happen, counts again. */
 static void *
@@ -114,6 +115,7 @@ count_dump_count(void *arg)
 {
 	(void)arg;
 	count_all((void *)2L);
+	counter_thread = lh_self;
 	pthread_barrier_wait(&step); /* counted */
 	pthread_barrier_wait(&step); /* dumped */
 	count_all((void *)2L);
@@ -122,16 +124,27 @@ count_dump_count(void *arg)
 
 START_TEST(test_stats_a_dump_does_not_count_twice)
 {
+	uint64_t before = 0, after = 0;
 	pthread_t th;
 	const char *log;
 
-	/* A dump while the thread lives hands in its slots (not its spill
-	 * list, which it may be filling): the last record of each lock still
-	 * adds up to exactly what was taken. */
+	/* A dump while the thread lives shows its slots and leaves them as
+	 * they are (emptying them could race with its increments, which would
+	 * store an old count back), and its spill list too: the dump's records
+	 * and the last record of each lock add up to exactly what was taken. */
 	pthread_barrier_init(&step, NULL, 2);
 	pthread_create(&th, NULL, count_dump_count, NULL);
 	pthread_barrier_wait(&step);
+	for (int i = 0; i < LH_STAT_SLOTS; i++)
+		before += counter_thread->stats[i].acq;
 	lh_stats_report(false);
+	for (int i = 0; i < LH_STAT_SLOTS; i++)
+		after += counter_thread->stats[i].acq;
+	ck_assert_uint_gt(before, 0);
+	ck_assert_uint_eq(after, before);
+	log = check_slurp(logpath);
+	for (int i = 0; i < NLOCKS; i++)
+		ck_assert_int_eq(acquisitions(log, i), 2);
 	pthread_barrier_wait(&step);
 	pthread_join(th, NULL);
 	lh_stats_report(true);
