@@ -259,9 +259,12 @@ add_slot(const struct lh_stat_slot *s, uintptr_t cls, enum tally how)
  * straddled the reset would store the old count back, to be handed in a
  * second time) and the counts holders keep in normal mutexes' nodes (only
  * holders write them). The report adds them to the table (SHOW), writes,
- * and takes them out again (UNSHOW); the log keeps what it added. If the
- * log cannot grow, the rest is left out of that report (said once).
+ * and takes them out again (UNSHOW); the log keeps what it added. Past
+ * SHOWN_MAX counts (about 6 MiB of log), or if the log cannot grow, the
+ * rest is left out of that report (said once): a dump of a process with
+ * thousands of busy threads must not need much memory.
  */
+#define SHOWN_MAX 65536
 struct shown {
 	bool wait;
 	union {
@@ -278,9 +281,16 @@ struct shown_log {
 static bool add_wait_slot(const struct lh_wait_slot *w, enum tally how);
 
 /* A free entry at the end of log, or NULL. */
+static _Atomic int shown_warned;
+
 static struct shown *
 shown_next(struct shown_log *log)
 {
+	if (log->n == SHOWN_MAX) {
+		lh_warn_once(&shown_warned, "a dump's contention records leave out some counts "
+					    "that running threads keep (too many)");
+		return NULL;
+	}
 	if (log->n == log->cap) {
 		size_t cap = log->cap ? log->cap * 2 : 256;
 		struct shown *p = lh_realloc(log->p, log->cap * sizeof(*p), cap * sizeof(*p));
