@@ -280,9 +280,9 @@ struct shown_log {
 
 static bool add_wait_slot(const struct lh_wait_slot *w, enum tally how);
 
-/* A free entry at the end of log, or NULL. */
 static _Atomic int shown_warned;
 
+/* A free entry at the end of log, or NULL. */
 static struct shown *
 shown_next(struct shown_log *log)
 {
