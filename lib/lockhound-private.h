@@ -187,8 +187,9 @@ struct lh_lock_site {
  * themselves (a normal mutex taken inline, acquire.c): written only by
  * the thread that holds the lock, so a plain increment is exact (the
  * lock's own release and acquisition order the holders' writes), and the
- * line is the one the acquisition reads anyway. The reporter never
- * writes n; it remembers what it has collected (stats.c).
+ * line is the one the acquisition reads anyway. A report never takes n
+ * while the lock lives: it shows it and takes it out of its table again
+ * (struct shown_log, stats.c).
  */
 #define LH_LOCK_OWN 2
 struct lh_lock_own {
