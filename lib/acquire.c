@@ -311,21 +311,28 @@ took_push(struct lh_thread *t, struct lh_held *h, uint32_t n, struct lh_lock *lk
 enum { CHAIN_SLOW = -1, CHAIN_ASK = 0, CHAIN_OK = 1 };
 
 /*
- * The key of the chain that h (held[n], n > 0) would end with lock lk in
- * mode (htm): *chain; and whether the fast path may take it. A chain
- * missing from t's cache that the global chain set knows (another thread
- * validated it, or this one before its cache lost it) is cached then, when
- * ask says to look (lock-free, errno untouched): the general path would do
- * no more for it (lh_validate). A program that takes more chains in turn
+ * The key of the chain that t's held stack (not empty) would end with lock
+ * lk in mode (htm): *chain; and whether the fast path may take it (room on
+ * the stack, no re-entry, the chain validated). A chain missing from t's
+ * cache that the global chain set knows (another thread validated it, or
+ * this one before its cache lost it) is cached then, when ask says to look
+ * (lock-free, errno untouched): the general path would do no more for it
+ * (lh_validate). A program that takes more chains in turn
  * than the cache holds (1024) comes here for most of them. The callers
  * look in a second function of their own, so that the first stays a leaf.
  */
 static inline __attribute__((always_inline)) int
-took_chain(struct lh_thread *t, const struct lh_held *h, uint32_t n, const struct lh_lock *lk,
-	   uintptr_t addr, uint64_t htm, bool ask, uint64_t *chain)
+took_chain(struct lh_thread *t, const struct lh_lock *lk, uintptr_t addr, uint64_t htm, bool ask,
+	   uint64_t *chain)
 {
+	uint32_t n = t->nheld;
+	const struct lh_held *h = &t->held[n];
 	uint64_t c;
 
+	if (LH_UNLIKELY(n == t->held_cap))
+		return CHAIN_SLOW; /* no room: the general path grows the stack */
+	if (n == 0)
+		__builtin_unreachable(); /* the callers come here with locks held */
 	/* The outermost lock's key is made when a second lock needs it. */
 	c = n == 1 ? lh_chain_mix(0, h[-1].lock->salt, h[-1].mode) : h[-1].chain;
 	c = lh_chain_mix(c, lk->salt, LH_TOOK_MODE(htm));
@@ -403,11 +410,7 @@ took_nested_body(struct lh_thread *t, struct lh_stat_slot *st, const void *addr,
 	uint32_t n = t->nheld;
 	uint64_t chain;
 
-	if (LH_UNLIKELY(n == t->held_cap))
-		goto slow;
-	if (n == 0)
-		__builtin_unreachable(); /* lh_took() came here with locks held */
-	switch (took_chain(t, &t->held[n], n, st->lock, (uintptr_t)addr, htm, ask, &chain)) {
+	switch (took_chain(t, st->lock, (uintptr_t)addr, htm, ask, &chain)) {
 	case CHAIN_SLOW:
 		goto slow;
 	case CHAIN_ASK:
@@ -498,11 +501,7 @@ took_direct_nested_body(pthread_mutex_t *m, uintptr_t pc, uintptr_t cfa, uint64_
 	uint32_t n = t->nheld;
 	uint64_t chain;
 
-	if (LH_UNLIKELY(n == t->held_cap))
-		goto slow;
-	if (n == 0)
-		__builtin_unreachable(); /* lh_took_direct() came here with locks held */
-	switch (took_chain(t, &t->held[n], n, lk, (uintptr_t)m, htm, ask, &chain)) {
+	switch (took_chain(t, lk, (uintptr_t)m, htm, ask, &chain)) {
 	case CHAIN_SLOW:
 		goto slow;
 	case CHAIN_ASK:
