@@ -260,9 +260,14 @@ add_slot(const struct lh_stat_slot *s, uintptr_t cls, enum tally how)
  * second time) and the counts holders keep in normal mutexes' nodes (only
  * holders write them). The report adds them to the table (SHOW), writes,
  * and takes them out again (UNSHOW); the log keeps what it added. Past
- * SHOWN_MAX counts (about 6 MiB of log), or if the log cannot grow, the
- * rest is left out of that report (said once): a dump of a process with
- * thousands of busy threads must not need much memory.
+ * SHOWN_MAX counts of running threads (about 6 MiB of log), or if the log
+ * cannot grow, the rest of those is left out of that report (said once): a
+ * dump of a process with thousands of busy threads must not need much
+ * memory. The holders' counts are not capped: there are at most two a
+ * normal mutex (LH_LOCK_OWN), 80 bytes of log each for the time of the
+ * report, where the lock's node takes 256 for good; leaving them out would
+ * leave locks out of the report at exit of a program with more than 32,768
+ * mutexes, whose counts are nowhere else.
  */
 #define SHOWN_MAX 65536
 struct shown {
@@ -276,17 +281,19 @@ struct shown {
 struct shown_log {
 	struct shown *p;
 	size_t n, cap;
+	size_t slots; /* of n: running threads' counts */
 };
 
 static bool add_wait_slot(const struct lh_wait_slot *w, enum tally how);
 
 static _Atomic int shown_warned;
 
-/* A free entry at the end of log, or NULL. */
+/* A free entry at the end of log, or NULL; capped: for a running thread's
+ * count (SHOWN_MAX of them). */
 static struct shown *
-shown_next(struct shown_log *log)
+shown_next(struct shown_log *log, bool capped)
 {
-	if (log->n == SHOWN_MAX) {
+	if (capped && log->slots == SHOWN_MAX) {
 		lh_warn_once(&shown_warned, "a dump's contention records leave out some counts "
 					    "that running threads keep (too many)");
 		return NULL;
@@ -305,11 +312,12 @@ shown_next(struct shown_log *log)
 	return &log->p[log->n];
 }
 
-/* Shows slot s (of class cls) in this report; caller holds stats_mu. */
+/* Shows slot s (of class cls) in this report, a running thread's (capped)
+ * or a holders' count; caller holds stats_mu. */
 static void
-show_slot(struct shown_log *log, const struct lh_stat_slot *s, uintptr_t cls)
+show_slot(struct shown_log *log, const struct lh_stat_slot *s, uintptr_t cls, bool capped)
 {
-	struct shown *r = shown_next(log);
+	struct shown *r = shown_next(log, capped);
 
 	if (!r || !add_slot(s, cls, SHOW))
 		return;
@@ -317,18 +325,20 @@ show_slot(struct shown_log *log, const struct lh_stat_slot *s, uintptr_t cls)
 	r->s.s = *s;
 	r->s.cls = cls;
 	log->n++;
+	log->slots += capped;
 }
 
 static void
 show_wait_slot(struct shown_log *log, const struct lh_wait_slot *w)
 {
-	struct shown *r = shown_next(log);
+	struct shown *r = shown_next(log, true);
 
 	if (!r || !add_wait_slot(w, SHOW))
 		return;
 	r->wait = true;
 	r->w = *w;
 	log->n++;
+	log->slots++;
 }
 
 /* After the report: what it showed comes out again, and the log goes. A
@@ -468,7 +478,7 @@ own_collect(struct lh_lock *lk, struct shown_log *log)
 		if (!s.site || !s.acq)
 			continue;
 		if (log) {
-			show_slot(log, &s, class_key(lk));
+			show_slot(log, &s, class_key(lk), false);
 			continue;
 		}
 		add_slot(&s, class_key(lk), HAND_IN);
@@ -722,7 +732,7 @@ flush_locked(struct lh_thread *t, bool spill, struct shown_log *log)
 		if (!s->lock || !(s->acq + s->holds))
 			continue;
 		if (log) {
-			show_slot(log, s, t->stats_cls[i]);
+			show_slot(log, s, t->stats_cls[i], true);
 			continue;
 		}
 		add_slot(s, t->stats_cls[i], HAND_IN);

@@ -351,6 +351,59 @@ START_TEST(test_stats_holders_counts_stay_in_the_node)
 }
 END_TEST
 
+START_TEST(test_stats_more_holders_counts_than_the_cap)
+{
+	enum { N = 40000 }; /* two counts each: past SHOWN_MAX (65536) */
+	pthread_mutex_t *many = calloc(N, sizeof(*many));
+	char errpath[64], *line = NULL;
+	size_t len = 0;
+	long records = 0, total = 0;
+	int saved = -1;
+	FILE *f;
+
+	/* The holders' counts of normal mutexes (lh_lock_own) are only in the
+	 * nodes: a report, at exit too, shows every one of them, however many
+	 * locks there are, and says nothing about leaving any out. */
+	ck_assert_ptr_nonnull(many);
+	for (int i = 0; i < N; i++) {
+		struct lh_lock *l;
+
+		pthread_mutex_init(&many[i], NULL);
+		l = lh_locktab_get(&many[i], LH_TYPE_MUTEX, 0, 0, false);
+		ck_assert_ptr_nonnull(l);
+		/* Call sites in a known module: a report rereads the maps
+		 * for a pc outside all of them. */
+		atomic_store(&l->own[0].pc, (uintptr_t)setup + 1);
+		atomic_store(&l->own[0].n, 3);
+		atomic_store(&l->own[1].pc, (uintptr_t)teardown + 1);
+		atomic_store(&l->own[1].n, 2);
+	}
+	check_capture_stderr(errpath, "stats", &saved);
+	lh_stats_report(true);
+	check_restore_stderr(saved);
+	ck_assert_ptr_null(strstr(check_slurp(errpath), "leave out"));
+	unlink(errpath);
+	/* One record a lock, each with the lock's 5 (the log is too big for
+	 * check_slurp). */
+	ck_assert_ptr_nonnull(f = fopen(logpath, "r"));
+	while (getline(&line, &len, f) > 0) {
+		const char *p = strstr(line, "\"scope\":\"lock\"");
+
+		if (!p || !(p = strstr(p, "\"acquisitions\":")))
+			continue;
+		records++;
+		total += strtol(p + strlen("\"acquisitions\":"), NULL, 10);
+	}
+	fclose(f);
+	free(line);
+	ck_assert_int_eq(records, N);
+	ck_assert_int_eq(total, 5L * N);
+	for (int i = 0; i < N; i++)
+		lh_on_destroy(&many[i]);
+	free(many);
+}
+END_TEST
+
 START_TEST(test_stats_waits_count_in_the_thread)
 {
 	struct lh_thread *t = lh_enter();
@@ -403,6 +456,7 @@ stats_suite(void)
 	tcase_add_test(tc, test_stats_waits_count_in_the_thread);
 	tcase_add_test(tc, test_stats_holders_counts_stay_in_the_node);
 	tcase_add_test(tc, test_stats_a_dump_with_too_many_counts);
+	tcase_add_test(tc, test_stats_more_holders_counts_than_the_cap);
 	suite_add_tcase(s, tc);
 	return s;
 }
