@@ -4,7 +4,9 @@
 #include <dlfcn.h>
 #include <gnu/libc-version.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "check-main.h"
@@ -59,6 +61,71 @@ START_TEST(test_modules_unmapped_address_is_unknown)
 }
 END_TEST
 
+/* The read calls this process made so far (/proc/self/io), or -1. */
+static long
+read_calls(void)
+{
+	char buf[512];
+	FILE *f = fopen("/proc/self/io", "r");
+	long n = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(buf, sizeof(buf), f))
+		if (sscanf(buf, "syscr: %ld", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+START_TEST(test_modules_heap_lookups_do_not_reread_the_maps)
+{
+	enum { N = 1000 };
+	static void *blocks[N];
+	void *fresh;
+	long before, after;
+
+	/* A report names every lock it lists, most of them on the heap, in
+	 * no module: the maps are read again for a new mapping, not for each
+	 * address in one the last reading saw. */
+	for (int i = 0; i < N; i++)
+		ck_assert_ptr_nonnull(blocks[i] = malloc(64));
+	fresh = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(fresh, MAP_FAILED);
+	ck_assert_ptr_null(lh_module_find((uintptr_t)fresh)); /* rereads: new */
+	ck_assert_int_ge(before = read_calls(), 0);
+	for (int i = 0; i < N; i++) {
+		ck_assert_ptr_null(lh_module_find((uintptr_t)blocks[i]));
+		ck_assert_ptr_null(lh_module_find((uintptr_t)fresh + (uintptr_t)i * 512));
+	}
+	after = read_calls();
+	/* Reading /proc/self/io takes a few; a reread of the maps each time
+	 * would take at least 2 * N. */
+	ck_assert_int_lt(after - before, 10);
+	for (int i = 0; i < N; i++)
+		free(blocks[i]);
+	munmap(fresh, 1 << 20);
+}
+END_TEST
+
+START_TEST(test_modules_a_library_loaded_later_is_found)
+{
+	void *local = malloc(64), *h, *fn;
+	const struct lh_module *m;
+
+	/* After lookups that the last reading answered, a library loaded
+	 * since is still found: its mappings are new. libresolv comes with
+	 * glibc and no test loads it otherwise. */
+	ck_assert_ptr_null(lh_module_find((uintptr_t)local));
+	ck_assert_ptr_nonnull(h = dlopen("libresolv.so.2", RTLD_NOW | RTLD_LOCAL));
+	ck_assert_ptr_nonnull(fn = dlsym(h, "__b64_ntop"));
+	ck_assert_ptr_nonnull(m = lh_module_find((uintptr_t)fn));
+	ck_assert_ptr_nonnull(strstr(m->path, "libresolv"));
+	ck_assert_ptr_null(lh_module_find((uintptr_t)local));
+	free(local);
+}
+END_TEST
+
 START_TEST(test_modules_build_id_of_files)
 {
 	char hex[64];
@@ -93,6 +160,8 @@ modules_suite(void)
 	tcase_add_test(tc, test_modules_unmapped_address_is_unknown);
 	tcase_add_test(tc, test_modules_build_id_of_files);
 	tcase_add_test(tc, test_modules_indexes_are_stable);
+	tcase_add_test(tc, test_modules_heap_lookups_do_not_reread_the_maps);
+	tcase_add_test(tc, test_modules_a_library_loaded_later_is_found);
 	suite_add_tcase(s, tc);
 	return s;
 }
