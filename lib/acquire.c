@@ -704,6 +704,7 @@ lh_on_destroy(const void *addr)
 	if (lk->gnode) {
 		lh_graph_lock();
 		lh_graph_retire(lk);
+		lh_chainset_forget(); /* its chains are dead keys now */
 		lh_graph_unlock();
 	}
 	if (lh_opt.stats != LH_STATS_OFF)

@@ -32,6 +32,19 @@
  * reads zeros there, which mean "not known", and looks again under the graph
  * mutex in the current table. Past MAX_BUCKETS the set stops growing:
  * lookups still work, new chains just keep taking the slow path.
+ *
+ * A key names its locks by their ids, which are never reused: the chains of
+ * destroyed locks stay in the set for nothing. A program that makes and
+ * destroys locks all the time (one per request, taken under a global lock)
+ * would grow it by a key (13 bytes) a lock, to the cap. So the graph says
+ * when a lock it knew retires (lh_chainset_forget), and once more of those
+ * came since the set was last emptied than half the keys it holds, the next
+ * insertion empties it, in place: readers meet zeros, as in a retired
+ * table, and the live chains come back through the slow path, once each
+ * (threads that cache them do not even ask). At least a quarter of the
+ * keys were dead then (a dead key has two dead locks at worst), and
+ * emptying costs at most one slow path a key, paid for by the retirements
+ * that came before.
  */
 #include "config.h"
 
@@ -48,6 +61,7 @@
 #define MAX_BUCKETS (1u << 19) /* 8 M chains, 32 MiB */
 #define MAX_PROBE 8		 /* buckets */
 #define HEADER 4096		 /* the header's page: it outlives the slots */
+#define FORGET_MIN 4096		 /* keys below which the set is never emptied */
 
 struct bucket {
 	_Atomic uint32_t fp[BUCKET];
@@ -67,6 +81,9 @@ static _Atomic(struct table *) current;
 /* Under the graph mutex: every key in the set, for growth. */
 static uint64_t *keys;
 static size_t used, keys_cap;
+/* Under the graph mutex: locks with orders retired since the set was last
+ * emptied. */
+static size_t forgotten;
 
 static struct table *
 make_table(uint32_t nbuckets)
@@ -227,6 +244,29 @@ grow(struct table *old)
 	return true;
 }
 
+/* A lock the graph knew (in chain keys, maybe) is retired; caller holds
+ * the graph mutex. */
+void
+lh_chainset_forget(void)
+{
+	forgotten++;
+}
+
+/* Empties t in place; caller holds the graph mutex. */
+static void
+empty(struct table *t)
+{
+	size_t size = (size_t)t->nbuckets * sizeof(struct bucket);
+
+	if (madvise(t->buckets, size, MADV_DONTNEED) != 0)
+		for (uint32_t b = 0; b < t->nbuckets; b++)
+			for (int i = 0; i < BUCKET; i++)
+				atomic_store_explicit(&t->buckets[b].fp[i], 0,
+						      memory_order_relaxed);
+	used = 0;
+	forgotten = 0;
+}
+
 /* Caller holds the graph mutex. */
 void
 lh_chainset_insert(uint64_t key)
@@ -235,6 +275,8 @@ lh_chainset_insert(uint64_t key)
 
 	if (!t)
 		return;
+	if (used >= FORGET_MIN && forgotten > used / 2)
+		empty(t);
 	/* Grow past 7/8 full. */
 	if ((used + 1) * 8 > (size_t)t->nbuckets * BUCKET * 7 && grow(t))
 		t = atomic_load_explicit(&current, memory_order_relaxed);
@@ -244,4 +286,11 @@ lh_chainset_insert(uint64_t key)
 	 * validated again: harmless. */
 	if (put(t, fingerprint(key), home(t, key)))
 		(void)keep(key);
+}
+
+/* The keys in the set, dead or alive (for tests). */
+size_t
+lh_chainset_count(void)
+{
+	return used;
 }

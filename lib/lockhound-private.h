@@ -565,6 +565,8 @@ lh_key3(uint64_t a, uint64_t b, uint64_t c)
 void lh_chainset_init(void);
 bool lh_chainset_contains(uint64_t key);
 void lh_chainset_insert(uint64_t key);
+void lh_chainset_forget(void);
+size_t lh_chainset_count(void);
 
 /* ---- graph.c: the lock-order graph ------------------------------------ */
 

@@ -212,6 +212,37 @@ START_TEST(test_acquire_reinit_is_a_new_lock)
 }
 END_TEST
 
+START_TEST(test_acquire_destroyed_locks_leave_the_chain_set)
+{
+	size_t before;
+
+	/* A lock made, taken under lock 0 and destroyed, 20,000 times: each
+	 * is a new chain, and the chain set keeps about as many keys as
+	 * there are live chains, not one a lock ever made. */
+	lock(0, LH_BLOCKING);
+	lock(1, LH_BLOCKING);
+	unlock(1);
+	unlock(0);
+	before = lh_chainset_count();
+	for (int r = 0; r < 20000; r++) {
+		lh_on_init(&mus[2], LH_TYPE_MUTEX, 0, 0);
+		lock(0, LH_BLOCKING);
+		lock(2, LH_BLOCKING);
+		unlock(2);
+		unlock(0);
+		lh_on_destroy(&mus[2]);
+	}
+	ck_assert_uint_lt(lh_chainset_count(), before + 10000);
+	ck_assert_int_eq(ncycles, 0);
+	/* The live order is still known: its inversion is reported. */
+	lock(1, LH_BLOCKING);
+	lock(0, LH_BLOCKING);
+	unlock(0);
+	unlock(1);
+	ck_assert_int_eq(ncycles, 1);
+}
+END_TEST
+
 START_TEST(test_acquire_stack_of_held_lock_is_recovered)
 {
 	lock(0, LH_BLOCKING);
@@ -446,6 +477,7 @@ acquire_suite(void)
 	tcase_add_test(tc, test_acquire_recursive_reentry_is_counted);
 	tcase_add_test(tc, test_acquire_holds_hundreds);
 	tcase_add_test(tc, test_acquire_reinit_is_a_new_lock);
+	tcase_add_test(tc, test_acquire_destroyed_locks_leave_the_chain_set);
 	tcase_add_test(tc, test_acquire_stack_of_held_lock_is_recovered);
 	tcase_add_test(tc, test_took_second_time_from_the_slot);
 	tcase_add_test(tc, test_took_nested_known_chain);

@@ -109,6 +109,50 @@ START_TEST(test_chainset_grows_and_keeps_every_key)
 }
 END_TEST
 
+START_TEST(test_chainset_forgets_chains_of_retired_locks)
+{
+	size_t most = 0;
+
+	/* A program that makes, nests and destroys a lock per request: every
+	 * chain is new and dies with its lock. The set stays small (it is
+	 * emptied once half its keys' locks are gone), not a key a lock. */
+	lh_chainset_init();
+	for (uint64_t k = 1; k <= 200000; k++) {
+		lh_chainset_insert(k * 0x9e3779b97f4a7c15ull);
+		ck_assert(lh_chainset_contains(k * 0x9e3779b97f4a7c15ull));
+		lh_chainset_forget();
+		if (lh_chainset_count() > most)
+			most = lh_chainset_count();
+	}
+	ck_assert_uint_le(most, 4097);
+}
+END_TEST
+
+START_TEST(test_chainset_keeps_live_chains_among_few_retired)
+{
+	/* Locks retired, but fewer than half the keys: nothing is emptied. */
+	lh_chainset_init();
+	for (uint64_t k = 1; k <= 10000; k++)
+		lh_chainset_insert(k * 0x9e3779b97f4a7c15ull);
+	for (int i = 0; i < 4999; i++)
+		lh_chainset_forget();
+	lh_chainset_insert(10001 * 0x9e3779b97f4a7c15ull);
+	ck_assert_uint_eq(lh_chainset_count(), 10001);
+	for (uint64_t k = 1; k <= 10001; k++)
+		ck_assert(lh_chainset_contains(k * 0x9e3779b97f4a7c15ull));
+	/* One more than half: the next insertion empties it first, and what
+	 * was live comes back when it is inserted again (the slow path). */
+	for (int i = 0; i < 2; i++)
+		lh_chainset_forget();
+	lh_chainset_insert(10002 * 0x9e3779b97f4a7c15ull);
+	ck_assert_uint_eq(lh_chainset_count(), 1);
+	ck_assert(!lh_chainset_contains(1 * 0x9e3779b97f4a7c15ull));
+	ck_assert(lh_chainset_contains(10002 * 0x9e3779b97f4a7c15ull));
+	lh_chainset_insert(1 * 0x9e3779b97f4a7c15ull);
+	ck_assert(lh_chainset_contains(1 * 0x9e3779b97f4a7c15ull));
+}
+END_TEST
+
 static Suite *
 chain_suite(void)
 {
@@ -120,6 +164,8 @@ chain_suite(void)
 	tcase_add_test(tc, test_chain_keys_rarely_collide);
 	tcase_add_test(tc, test_chainset_fingerprint);
 	tcase_add_test(tc, test_chainset_grows_and_keeps_every_key);
+	tcase_add_test(tc, test_chainset_forgets_chains_of_retired_locks);
+	tcase_add_test(tc, test_chainset_keeps_live_chains_among_few_retired);
 	suite_add_tcase(s, tc);
 	return s;
 }
