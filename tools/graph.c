@@ -63,17 +63,35 @@ edge_site(const struct og_edge *e)
 	return r;
 }
 
+/*
+ * The graph has a node for each lock in an order, not for every lock the
+ * logs name: a program with 100,000 per-object locks, a few of them nested,
+ * would otherwise draw 100,000 boxes that Graphviz cannot lay out. The
+ * label says how many were left out.
+ */
 static void
 write_dot(FILE *out, const struct ordergraph *g, size_t nlogs)
 {
+	bool *ordered = xcalloc(g->nlocks ? g->nlocks : 1, sizeof(*ordered));
+	size_t alone = 0;
+
+	for (size_t i = 0; i < g->nedges; i++)
+		if (g->edges[i].norigins)
+			ordered[g->edges[i].from] = ordered[g->edges[i].to] = true;
+	for (size_t i = 0; i < g->nlocks; i++)
+		alone += g->locks[i].first && !ordered[i];
 	fprintf(out, "digraph lockorder {\n"
 		     "\tgraph [rankdir=LR, fontname=\"Helvetica\", label=");
 	{
 		char *l = xasprintf("lock order of %zu process%s in %zu log%s: an arrow A -> B "
 				    "means B was taken while A was held; red: cycles",
 				    g->nprocs, g->nprocs == 1 ? "" : "es", nlogs, nlogs == 1 ? "" : "s");
+		char *full = alone ? xasprintf("%s\n(%zu lock%s in no order left out)", l, alone,
+					       alone == 1 ? "" : "s")
+				   : xstrdup0(l);
 
-		dot_str(out, l);
+		dot_str(out, full);
+		free(full);
 		free(l);
 	}
 	fprintf(out, "];\n\tnode [shape=box, style=rounded, fontname=\"Helvetica\"];\n"
@@ -82,8 +100,8 @@ write_dot(FILE *out, const struct ordergraph *g, size_t nlogs)
 		const struct og_lock *l = &g->locks[i];
 		char *name;
 
-		if (!l->first)
-			continue; /* a gate lock known only by id */
+		if (!l->first || !ordered[i])
+			continue; /* a gate lock known only by id, or in no order */
 		name = og_lock_name(g, i);
 		fprintf(out, "\tL%zu [label=", i);
 		dot_str(out, name);
@@ -111,6 +129,7 @@ write_dot(FILE *out, const struct ordergraph *g, size_t nlogs)
 		free(label);
 	}
 	fprintf(out, "}\n");
+	free(ordered);
 }
 
 /* The path of `dot` in PATH, or NULL. */

@@ -183,6 +183,12 @@ check "graph: both locks named" sh -c "grep -q 'label=\"lock_a\"' '$TMP/graph.do
 expect_eq "graph: two orders, both red" 2 "$(grep -c -- '-> L.*color=red' "$TMP/graph.dot")"
 expect_eq "graph of a clean run: exit 0, nothing red" "0 0" \
 	"$(st "$LOCKHOUND" graph "$TMP/run1.log") $(grep -c 'color=red' "$TMP/out")"
+# Locks in no order (contention's hot_lock and busy_lock) get no box; the
+# label counts them.
+lh_run lone "$E2E/contention"
+expect_eq "graph with locks in no order: exit 0" 0 "$(st "$LOCKHOUND" graph "$TMP/run1.log" "$TMP/lone.log")"
+expect_eq "graph: only the ordered locks are nodes" 2 "$(grep -c '^	L[0-9]* \[label=' "$TMP/out")"
+check "graph: the others are counted in the label" grep -q '(2 locks in no order left out)' "$TMP/out"
 # build.sh installs Graphviz; without it this fails rather than skips.
 check "graph --svg: Graphviz's dot is installed" command -v dot
 expect_eq "graph --svg" 1 "$(st "$LOCKHOUND" graph --svg "$TMP/run1.log" "$TMP/run2.log")"
