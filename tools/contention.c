@@ -796,40 +796,93 @@ text_hold(FILE *out, uint64_t ns, const struct crow *r)
 	fprintf(out, "%12s", m);
 }
 
+/* A line of text_sites(): the sites of a role that name the same place. */
+struct site_line {
+	char *where;
+	uint64_t count, wait_ns;
+};
+
+static int
+by_count(const void *a, const void *b)
+{
+	const struct site_line *x = a, *y = b;
+
+	return x->count < y->count ? 1 : x->count > y->count ? -1 : 0;
+}
+
+static int
+by_wait(const void *a, const void *b)
+{
+	const struct site_line *x = a, *y = b;
+
+	return x->wait_ns < y->wait_ns ? 1 : x->wait_ns > y->wait_ns ? -1 : by_count(a, b);
+}
+
+/*
+ * r's sites of role as lines, worst first: sites that name the same place
+ * are one line (two calls on one source line, or one call in a loop the
+ * compiler unrolled, are two return addresses that read the same), else
+ * the text would show "1 acquisition at f.c:12" twice. *n: how many.
+ */
+static struct site_line *
+site_lines(const struct crow *r, enum csite_role role, size_t *n)
+{
+	struct site_line *l = xcalloc(r->nsite[role] ? r->nsite[role] : 1, sizeof(*l));
+
+	*n = 0;
+	for (size_t i = 0; i < r->nsite[role]; i++) {
+		const struct csite *s = &r->site[role][i];
+		char *w = csite_where(s);
+		size_t k;
+
+		for (k = 0; k < *n && strcmp(l[k].where, w) != 0; k++)
+			;
+		if (k == *n)
+			l[(*n)++].where = w;
+		else
+			free(w);
+		l[k].count += s->count;
+		l[k].wait_ns += s->wait_ns;
+	}
+	qsort(l, *n, sizeof(*l), role == CSITE_ACQUIRE ? by_count : by_wait);
+	return l;
+}
+
+static void
+site_lines_free(struct site_line *l, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(l[i].where);
+	free(l);
+}
+
 static void
 text_sites(FILE *out, const struct crow *r)
 {
 	char b[32];
+	size_t n;
+	struct site_line *l = site_lines(r, CSITE_WAIT, &n);
+	bool waited = n != 0;
 
-	for (size_t i = 0; i < r->nsite[CSITE_WAIT] && i < 3; i++) {
-		const struct csite *s = &r->site[CSITE_WAIT][i];
-		char *w = csite_where(s);
-
-		fprintf(out, "          %" PRIu64 " wait%s (%s) at %s\n", s->count,
-		        s->count == 1 ? "" : "s", cformat_ns(s->wait_ns, b, sizeof(b)),
-		        w);
-		free(w);
-	}
-	for (size_t i = 0; i < r->nsite[CSITE_HOLDER] && i < 3; i++) {
-		const struct csite *s = &r->site[CSITE_HOLDER][i];
-		char *w = csite_where(s);
-
+	for (size_t i = 0; i < n && i < 3; i++)
+		fprintf(out, "          %" PRIu64 " wait%s (%s) at %s\n", l[i].count,
+		        l[i].count == 1 ? "" : "s", cformat_ns(l[i].wait_ns, b, sizeof(b)),
+		        l[i].where);
+	site_lines_free(l, n);
+	l = site_lines(r, CSITE_HOLDER, &n);
+	for (size_t i = 0; i < n && i < 3; i++)
 		fprintf(out,
 		        "          %" PRIu64 " wait%s (%s) ended by releases at %s\n",
-		        s->count, s->count == 1 ? "" : "s",
-		        cformat_ns(s->wait_ns, b, sizeof(b)), w);
-		free(w);
-	}
-	if (r->nsite[CSITE_WAIT])
+		        l[i].count, l[i].count == 1 ? "" : "s",
+		        cformat_ns(l[i].wait_ns, b, sizeof(b)), l[i].where);
+	site_lines_free(l, n);
+	if (waited)
 		return;
-	for (size_t i = 0; i < r->nsite[CSITE_ACQUIRE] && i < 3; i++) {
-		const struct csite *s = &r->site[CSITE_ACQUIRE][i];
-		char *w = csite_where(s);
-
-		fprintf(out, "          %" PRIu64 " acquisition%s at %s\n", s->count,
-		        s->count == 1 ? "" : "s", w);
-		free(w);
-	}
+	l = site_lines(r, CSITE_ACQUIRE, &n);
+	for (size_t i = 0; i < n && i < 3; i++)
+		fprintf(out, "          %" PRIu64 " acquisition%s at %s\n", l[i].count,
+		        l[i].count == 1 ? "" : "s", l[i].where);
+	site_lines_free(l, n);
 }
 
 static void

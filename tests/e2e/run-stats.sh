@@ -143,6 +143,16 @@ check "churn: a lock row names its init call" grep -q "  mutex 0x[0-9a-f]* (made
 expect_eq "churn csv: lock and class rows" "lock lock lock lock class" \
 	"$(st "$LOCKHOUND" stats --format=csv "$TMP/churn.log" >/dev/null; csvq "$TMP/out" '" ".join(r["scope"] for r in rows)')"
 
+# ---- two calls on one line: one line of the profile ---------------------------------------
+lh_run sameline "$E2E/sameline"
+expect_eq "sameline: the program's result" "count=20" "$(cat "$TMP/sameline.out")"
+same_line=$(line_of sameline.c main "pthread_mutex_lock(&lock); count++;")
+expect_eq "stats of two call sites on one line" 0 "$(st "$LOCKHOUND" stats "$TMP/sameline.log")"
+check "sameline: two sites in the table" grep -q "^ *1 *20 .* 2  lock$" "$TMP/out"
+expect_eq "sameline: one line of every acquisition for both" \
+	"          20 acquisitions at sameline.c:$same_line in main" \
+	"$(grep "acquisitions* at " "$TMP/out")"
+
 # ---- explain leaves the profile out ------------------------------------------------------
 expect_eq "explain of a profile only: exit 0" 0 "$(st "$LOCKHOUND" explain "$on")"
 check "explain: no findings" grep -q "^No findings.$" "$TMP/out"
