@@ -80,12 +80,28 @@ enum slot_state { SLOT_FREE = 0, SLOT_REQUESTED, SLOT_WRITING, SLOT_DONE };
  * was not answered with REQUESTED -> FREE. So a late answer never lands in
  * a slot that is no longer its own.
  */
+#define SLOT_HELD 16 /* held locks a slot keeps */
 struct slot {
 	_Atomic int state;
 	_Atomic pid_t tid;
 	int n;
 	bool truncated;
 	struct lh_frame frames[LH_STACK_MAX];
+	/*
+	 * The thread's held locks and wait record at the same moment as its
+	 * stack (snap: it has state). Read later, under the registry, they
+	 * could tell another story: the signal cuts a sleep(3) or a poll(2)
+	 * short (EINTR), and a thread that then lets go of its locks, or
+	 * exits, was shown sleeping with its locks and holding none.
+	 */
+	bool snap, held_more;
+	char name[16]; /* "" if /proc did not say */
+	uint32_t nheld;
+	struct lh_held held[SLOT_HELD];
+	uint8_t wait_kind, wait_mode, wait_type;
+	uintptr_t wait_addr, wait_mutex;
+	uint64_t wait_since_ns;
+	lh_stack_id wait_stack;
 };
 
 static struct slot *slots;       /* MAX_THREADS of them, mapped once, never unmapped */
@@ -179,6 +195,34 @@ unwind_interrupted(struct sigwalk *w)
 	_Unwind_Backtrace(sigwalk_cb, w);
 }
 
+/* The calling thread's held locks and wait record, into its slot s: its
+ * own state, which nothing else writes. async-signal-safe */
+static void
+snapshot(struct slot *s, pid_t me)
+{
+	const struct lh_thread *t = lh_self;
+	uint32_t n;
+
+	s->snap = false;
+	lh_thread_name(me, s->name, sizeof(s->name));
+	if (!t || t == &dumper || t->tid != me) /* no state, or exiting (tid 0) */
+		return;
+	n = t->nheld < t->held_cap ? t->nheld : t->held_cap;
+	s->held_more = n > SLOT_HELD;
+	s->nheld = s->held_more ? 0 : n;
+	for (uint32_t i = 0; i < s->nheld; i++)
+		s->held[i] = t->held[i];
+	s->wait_addr = atomic_load_explicit(&t->wait_addr, memory_order_relaxed);
+	s->wait_kind = s->wait_addr ? atomic_load_explicit(&t->wait_kind, memory_order_relaxed)
+				    : LH_WAIT_NONE;
+	s->wait_mode = t->wait_mode;
+	s->wait_type = t->wait_type;
+	s->wait_mutex = t->wait_mutex;
+	s->wait_since_ns = t->wait_since_ns;
+	s->wait_stack = atomic_load_explicit(&t->wait_stack, memory_order_relaxed);
+	s->snap = true;
+}
+
 /* The collector asked this thread for its stack. async-signal-safe */
 static void
 answer(void)
@@ -203,6 +247,7 @@ answer(void)
 		unwind_interrupted(&w);
 		s->n = w.n;
 		s->truncated = w.truncated;
+		snapshot(s, me);
 		atomic_store_explicit(&s->state, SLOT_DONE, memory_order_release);
 		atomic_fetch_add(&answers, 1);
 		wake_all(&answers);
@@ -1201,6 +1246,28 @@ copy_wait(struct dthread *dt, const struct lh_thread *t)
 	dt->wait_stack = atomic_load(&t->wait_stack);
 }
 
+static void
+snap_wait(struct dthread *dt, const struct slot *s)
+{
+	dt->wait_addr = s->wait_addr;
+	dt->wait_kind = s->wait_kind;
+	dt->wait_mode = s->wait_mode;
+	dt->wait_type = s->wait_type;
+	dt->wait_mutex = s->wait_mutex;
+	dt->wait_since_ns = s->wait_since_ns;
+	dt->wait_stack = s->wait_stack;
+}
+
+static void
+snap_held(struct dthread *dt, const struct slot *s)
+{
+	if (s->nheld == 0 || !(dt->held = lh_alloc(s->nheld * sizeof(*dt->held))))
+		return;
+	for (uint32_t i = 0; i < s->nheld; i++)
+		dt->held[i].h = s->held[i];
+	dt->nheld = s->nheld;
+}
+
 /* The lock node for naming the lock at addr, if the runtime knows it. */
 static struct lh_gnode *
 node_at(uintptr_t addr)
@@ -1219,13 +1286,23 @@ read_states(struct dump *d)
 	for (int i = 0; i < d->n; i++) {
 		struct dthread *dt = &d->th[i];
 		struct lh_thread *t = live_thread(dt->tid);
+		const struct slot *s = dt->answered ? &slots[dt->slot] : NULL;
 
-		if (!t)
+		if (s && s->snap) { /* what the thread had when it showed its stack */
+			dt->tracked = true;
+			snap_wait(dt, s);
+			if (!s->held_more)
+				snap_held(dt, s);
+			else if (t)
+				copy_held(dt, t);
+		} else if (t) {
+			dt->tracked = true;
+			copy_wait(dt, t);
+			copy_held(dt, t);
+		} else {
 			continue;
-		dt->tracked = true;
-		copy_wait(dt, t);
-		copy_held(dt, t);
-		if (dt->wait_kind == LH_WAIT_LOCK) {
+		}
+		if (dt->wait_kind == LH_WAIT_LOCK && t) {
 			int no = lh_lock_owners(t, dt->wait_addr, o);
 			enum lh_lock_type type = (enum lh_lock_type)dt->wait_type;
 			pid_t tid;
@@ -1319,7 +1396,9 @@ resolve(struct dump *d)
 	for (int i = 0; i < d->n; i++) {
 		struct dthread *dt = &d->th[i];
 
-		if (!dt->dead && !dt->gone)
+		if (dt->answered && slots[dt->slot].name[0])
+			memcpy(dt->name, slots[dt->slot].name, sizeof(dt->name));
+		else if (!dt->dead && !dt->gone)
 			lh_thread_name(dt->tid, dt->name, sizeof(dt->name));
 		dt->stack = own_stack(dt);
 		if (dt->wait_kind == LH_WAIT_LOCK || dt->wait_kind == LH_WAIT_COND)

@@ -160,6 +160,25 @@ check "100 threads: all 101 listed" grep -q "^lockhound: thread-dump: 101 thread
 expect_eq "100 threads: every one with its stack" 101 "$(grep -c "^    stack:" "$TMP/dump.out")"
 expect_eq "100 threads: every worker completes" "100 workers done" "$(tail -n 1 "$TMP/many.out")"
 
+# ---- a dump that cuts a sleep short ----------------------------------------------
+# The worker's nanosleep ends with EINTR and it lets nap_lock go and ends
+# while the dump waits for main (which blocks the runtime's signal): the dump
+# still shows what the worker held when it showed its stack.
+start napper "$E2E/napper" $RT "$TMP/napper.go"
+napper_pid=$pid
+kill -USR1 "$pid"
+waitfor "$TMP/napper.out" '^joined$'
+waitfor "$TMP/napper.$pid.log" '"kind":"thread-dump"'
+release napper
+expect_eq "napper: its sleep cut short, the worker ends first" "0 ready joined done" \
+	"$rc $(cat "$TMP/napper.out" | tr '\n' ' ' | sed 's/ $//')"
+check "napper: the headline" grep -q "^lockhound: thread-dump: 2 threads (pid $napper_pid), on SIGUSR1\$" "$TMP/napper.err"
+expect_eq "napper: the worker holds nap_lock, asleep in napper()" 1 \
+	"$(sed -n '/^  thread [0-9]* "napper": /,/^  thread /p' "$TMP/napper.err" |
+		grep -c '^    holds nap_lock (mutex 0x[0-9a-f]*), for [0-9]* ms, taken at:$')"
+expect_eq "napper: the record too" "['nap_lock']" \
+	"$(q "$TMP/napper.log" '[h["name"] for t in kind("thread-dump")[0]["threads"] if not t.get("main") for h in t["held"]]')"
+
 # ---- a storm of 50 dumps during a 32-thread stress run --------------------------
 start storm "$E2E/stress" 32 "$TMP/storm.go"
 cli_ok=0
