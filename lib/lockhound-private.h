@@ -346,6 +346,7 @@ struct lh_module {
 void lh_modules_init(void);
 int lh_modules_refresh(void);
 const struct lh_module *lh_module_find(uintptr_t addr);
+const struct lh_module *lh_module_find_data(uintptr_t addr);
 const struct lh_module *lh_module_find_try(uintptr_t addr);
 const struct lh_module *lh_module_at(int index);
 int lh_module_count(void);

@@ -24,13 +24,16 @@ static int nmods, capmods;
 /*
  * The mappings that were no module's at the last reread (heap, stacks,
  * anonymous and data-file mappings), sorted, adjacent ones merged: a lookup
- * that misses the modules in one of them is answered without reading the
- * maps again. A report names every lock it lists, and a program's heap
- * locks are in no module: a reread for each (one open and a few reads of
- * /proc/self/maps) made the report at exit of 100,000 heap mutexes take 12
- * seconds. The price: a module mapped where such a mapping was (unmapped
- * since) is not seen until a lookup elsewhere rereads the maps, which
- * replaces these. Past OTHERS_MAX, lookups in the rest reread, as before.
+ * of a lock's address that misses the modules in one of them is answered
+ * without reading the maps again. A report names every lock it lists, and
+ * a program's heap locks are in no module: a reread for each (one open and
+ * a few reads of /proc/self/maps) made the report at exit of 100,000 heap
+ * mutexes take 12 seconds. Code addresses still reread on a miss (rare:
+ * JIT code): a library is often mapped into the hole an unmapped anonymous
+ * mapping left, and its frames must be named. The price for locks: a
+ * library's static lock there is named by its address until a lookup
+ * elsewhere rereads the maps, which replaces these. Past OTHERS_MAX,
+ * lookups in the rest reread, as before.
  */
 struct range {
 	uintptr_t lo, hi;
@@ -368,18 +371,34 @@ find_locked(uintptr_t addr)
 	return NULL;
 }
 
-/* The module containing addr, rereading the maps once on a miss; or NULL. */
-const struct lh_module *
-lh_module_find(uintptr_t addr)
+static const struct lh_module *
+find(uintptr_t addr, bool data)
 {
 	const struct lh_module *m;
 
 	lh_mutex_lock(&modules_mu);
 	m = find_locked(addr);
-	if (!m && !in_others(addr) && refresh_locked() > 0)
+	if (!m && !(data && in_others(addr)) && refresh_locked() > 0)
 		m = find_locked(addr);
 	lh_mutex_unlock(&modules_mu);
 	return m;
+}
+
+/* The module containing code address addr, rereading the maps once on a
+ * miss (a library loaded since); or NULL. */
+const struct lh_module *
+lh_module_find(uintptr_t addr)
+{
+	return find(addr, false);
+}
+
+/* The module containing data address addr (a lock), or NULL: as
+ * lh_module_find(), but an address in a mapping of no module at the last
+ * reading (the heap) is answered from that. */
+const struct lh_module *
+lh_module_find_data(uintptr_t addr)
+{
+	return find(addr, true);
 }
 
 /*

@@ -450,7 +450,7 @@ json_lock_record(struct lh_buf *b, struct lh_gnode *g)
 		lh_buf_puts(b, ",\"module_offset\":\"");
 		lh_buf_put_hex(b, g->addr - m->bias);
 		lh_buf_puts(b, "\"}");
-	} else if ((m = lh_module_find(g->addr)) != NULL) {
+	} else if ((m = lh_module_find_data(g->addr)) != NULL) {
 		lh_buf_puts(b, ",\"symbol\":{\"module\":");
 		lh_buf_put_u64(b, (uint64_t)m->index);
 		lh_buf_puts(b, ",\"module_offset\":\"");

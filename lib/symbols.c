@@ -274,7 +274,7 @@ bool
 lh_symbolize(uintptr_t addr, bool data, const char **name, uintptr_t *off,
 	     const struct lh_module **mod)
 {
-	const struct lh_module *m = lh_module_find(addr);
+	const struct lh_module *m = data ? lh_module_find_data(addr) : lh_module_find(addr);
 	struct sym *s = NULL;
 	struct symtab *t;
 

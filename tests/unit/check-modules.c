@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <gnu/libc-version.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,11 +93,11 @@ START_TEST(test_modules_heap_lookups_do_not_reread_the_maps)
 		ck_assert_ptr_nonnull(blocks[i] = malloc(64));
 	fresh = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ck_assert_ptr_ne(fresh, MAP_FAILED);
-	ck_assert_ptr_null(lh_module_find((uintptr_t)fresh)); /* rereads: new */
+	ck_assert_ptr_null(lh_module_find_data((uintptr_t)fresh)); /* rereads: new */
 	ck_assert_int_ge(before = read_calls(), 0);
 	for (int i = 0; i < N; i++) {
-		ck_assert_ptr_null(lh_module_find((uintptr_t)blocks[i]));
-		ck_assert_ptr_null(lh_module_find((uintptr_t)fresh + (uintptr_t)i * 512));
+		ck_assert_ptr_null(lh_module_find_data((uintptr_t)blocks[i]));
+		ck_assert_ptr_null(lh_module_find_data((uintptr_t)fresh + (uintptr_t)i * 512));
 	}
 	after = read_calls();
 	/* Reading /proc/self/io takes a few; a reread of the maps each time
@@ -105,6 +106,36 @@ START_TEST(test_modules_heap_lookups_do_not_reread_the_maps)
 	for (int i = 0; i < N; i++)
 		free(blocks[i]);
 	munmap(fresh, 1 << 20);
+}
+END_TEST
+
+START_TEST(test_modules_code_in_a_former_hole_is_found)
+{
+	char exe[1024];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *hole = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			  -1, 0);
+	const struct lh_module *m;
+	void *p;
+	int fd;
+
+	/* An anonymous mapping that a lookup saw, unmapped, and an ELF file
+	 * mapped in its place (as the kernel places a library in the hole a
+	 * freed mapping left): its code is found, from the maps read again. */
+	ck_assert_int_gt(n, 0);
+	exe[n] = '\0';
+	ck_assert_ptr_ne(hole, MAP_FAILED);
+	ck_assert_ptr_null(lh_module_find_data((uintptr_t)hole));
+	ck_assert_ptr_null(lh_module_find_data((uintptr_t)hole + 64));
+	ck_assert_int_ge(fd = open(exe, O_RDONLY), 0);
+	p = mmap(hole, 4096, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0);
+	close(fd);
+	ck_assert_ptr_eq(p, hole);
+	munmap(hole + 4096, (1 << 20) - 4096);
+	ck_assert_ptr_nonnull(m = lh_module_find((uintptr_t)hole + 64));
+	ck_assert_str_eq(m->path, exe);
+	ck_assert_uint_eq(m->lo, (uintptr_t)hole);
+	munmap(hole, 4096);
 }
 END_TEST
 
@@ -162,6 +193,7 @@ modules_suite(void)
 	tcase_add_test(tc, test_modules_indexes_are_stable);
 	tcase_add_test(tc, test_modules_heap_lookups_do_not_reread_the_maps);
 	tcase_add_test(tc, test_modules_a_library_loaded_later_is_found);
+	tcase_add_test(tc, test_modules_code_in_a_former_hole_is_found);
 	suite_add_tcase(s, tc);
 	return s;
 }
