@@ -210,9 +210,8 @@ lh_deadlock_find_all(struct lh_waitchain *out, int max)
 /* ,"FIELD":[frames] where h was taken, and ,"FIELD_partial":true when only
  * the caller of its lock call is known. */
 static void
-json_held_stack(struct lh_buf *j, const char *field, const struct lh_held *h)
+json_stack_field(struct lh_buf *j, const char *field, lh_stack_id id)
 {
-	lh_stack_id id = h->stack ? h->stack : lh_stack_intern(&h->pc, 1, LH_STACK_PARTIAL);
 	unsigned flags = 0;
 	int n;
 
@@ -226,6 +225,18 @@ json_held_stack(struct lh_buf *j, const char *field, const struct lh_held *h)
 		lh_buf_puts(j, field);
 		lh_buf_puts(j, "_partial\":true");
 	}
+}
+
+/* Where h was taken: its recorded stack, else the one recovered from where
+ * its holder is now (look, for that same entry), else only its caller. */
+static lh_stack_id
+held_stack_of(const struct lh_held *h, const struct lh_look *look)
+{
+	if (h->stack)
+		return h->stack;
+	if (look && look->taken)
+		return look->taken;
+	return lh_stack_intern(&h->pc, 1, LH_STACK_PARTIAL);
 }
 
 static void
@@ -249,7 +260,7 @@ json_held(struct lh_buf *j, struct lh_thread *t, uint32_t now_ms)
 			lh_buf_puts(j, ",\"held_ms\":");
 			lh_buf_put_u64(j, now_ms - h->since_ms);
 		}
-		json_held_stack(j, "stack", h);
+		json_stack_field(j, "stack", held_stack_of(h, NULL));
 		lh_buf_putc(j, '}');
 	}
 	lh_buf_putc(j, ']');
@@ -581,6 +592,9 @@ lh_deadlock_holder_runs(const struct lh_thread *t)
 	return atomic_load_explicit(&o->wait_addr, memory_order_seq_cst) == 0;
 }
 
+/* How long an acquire-timeout report waits for the holder's stack. */
+#define HOLDER_ANSWER_MS 200
+
 /* t has waited timeout_ms for its lock: say who holds it. Once per wait. */
 void
 lh_deadlock_timeout(struct lh_thread *t)
@@ -592,13 +606,37 @@ lh_deadlock_timeout(struct lh_thread *t)
 	uint64_t now = lh_now_ns();
 	uint32_t now_ms = lh_tick_update();
 	const struct lh_held *h = NULL;
+	struct lh_held hcopy;
+	struct lh_look look = {0};
+	bool have_h = false;
+	pid_t asked = 0;
 	int no;
 
 	if (!atomic_load(&t->wait_stack))
 		lh_wait_capture_stack(t);
 	g = wait_node(t->wait_addr);
+	/* A holder that waits in the runtime has its stack in its record; one
+	 * that runs or sleeps is asked for it, as a dump asks, unless the
+	 * signal would cut its call short (lh_dump_look_at). */
+	lh_threads_lock();
+	if (owners(t, t->wait_addr, o) > 0 && !atomic_load(&o[0]->wait_addr) && !o[0]->dead) {
+		asked = o[0]->tid;
+		if ((h = held_entry(o[0], t->wait_addr)) != NULL) {
+			hcopy = *h;
+			have_h = true;
+		}
+	}
+	lh_threads_unlock();
+	h = NULL;
+	if (asked)
+		lh_dump_look_at(asked, have_h ? &hcopy : NULL, HOLDER_ANSWER_MS, &look);
 	lh_threads_lock();
 	no = owners(t, t->wait_addr, o);
+	if (no > 0 && o[0]->tid != asked)
+		memset(&look, 0, sizeof(look)); /* another holder now */
+	if (no > 0 && (h = held_entry(o[0], t->wait_addr)) != NULL &&
+	    (!have_h || h->pc != hcopy.pc || h->cfa != hcopy.cfa))
+		look.taken = 0; /* taken again since */
 	if (no > 0) {
 		h = held_entry(o[0], t->wait_addr);
 		lh_thread_name(o[0]->tid, oname, sizeof(oname));
@@ -642,9 +680,7 @@ lh_deadlock_timeout(struct lh_thread *t)
 		}
 		lh_buf_puts(&b, ", taken at:\n");
 		if (h)
-			lh_text_stack(&b, h->stack ? h->stack
-						   : lh_stack_intern(&h->pc, 1, LH_STACK_PARTIAL),
-				      "      ");
+			lh_text_stack(&b, held_stack_of(h, &look), "      ");
 		else
 			lh_buf_puts(&b, "      (before lockhound saw it)\n");
 		lh_buf_puts(&b, "  which is now ");
@@ -656,6 +692,13 @@ lh_deadlock_timeout(struct lh_thread *t)
 		if (atomic_load(&o[0]->wait_addr) && atomic_load(&o[0]->wait_stack)) {
 			lh_buf_puts(&b, ", at:\n");
 			lh_text_stack(&b, atomic_load(&o[0]->wait_stack), "      ");
+		} else if (look.stack) {
+			lh_buf_puts(&b, ", at:\n");
+			lh_text_stack(&b, look.stack, "      ");
+		} else if (look.in_call) {
+			lh_buf_puts(&b, ", in ");
+			lh_buf_puts(&b, look.in_call);
+			lh_buf_puts(&b, " (not interrupted for its stack)\n");
 		} else {
 			lh_buf_putc(&b, '\n');
 		}
@@ -707,11 +750,17 @@ lh_deadlock_timeout(struct lh_thread *t)
 				lh_buf_puts(&j, ",\"held_ms\":");
 				lh_buf_put_u64(&j, now_ms - h->since_ms);
 			}
-			json_held_stack(&j, "held_stack", h);
+			json_stack_field(&j, "held_stack", held_stack_of(h, &look));
 		}
 		if (atomic_load(&o[0]->wait_addr) && atomic_load(&o[0]->wait_stack)) {
 			lh_buf_puts(&j, ",\"stack\":");
 			lh_json_stack(&j, atomic_load(&o[0]->wait_stack));
+		} else if (look.stack) {
+			lh_buf_puts(&j, ",\"stack\":");
+			lh_json_stack(&j, look.stack);
+		} else if (look.in_call) {
+			lh_buf_puts(&j, ",\"in_call\":");
+			lh_buf_put_json_str(&j, look.in_call);
 		}
 		lh_buf_putc(&j, '}');
 	}

@@ -1388,6 +1388,139 @@ own_stack(const struct dthread *dt)
 	return lh_stack_intern(pcs, dt->nframes - first, 0);
 }
 
+/*
+ * The call thread tid sleeps in if a signal would make it fail with EINTR,
+ * whatever SA_RESTART says (signal(7)): the sleeps, the fd multiplexers,
+ * System V IPC, and socket calls, which do so when the socket has a
+ * timeout (not visible from here); NULL if it runs, or waits in a call
+ * that is restarted (a futex, a read of a file or a pipe, wait4...), or
+ * /proc does not say. Then also for a call not known here, to be safe.
+ */
+static const char *
+call_a_signal_ends(pid_t tid)
+{
+	static const struct {
+		long nr;
+		const char *name;
+	} safe[] = {
+		{SYS_futex, NULL},   {SYS_read, NULL},	 {SYS_write, NULL},   {SYS_readv, NULL},
+		{SYS_writev, NULL},  {SYS_pread64, NULL}, {SYS_pwrite64, NULL}, {SYS_wait4, NULL},
+		{SYS_waitid, NULL},  {SYS_openat, NULL},  {SYS_flock, NULL},	{SYS_fsync, NULL},
+		{SYS_fdatasync, NULL},
+	}, named[] = {
+		{SYS_nanosleep, "nanosleep"},	    {SYS_clock_nanosleep, "clock_nanosleep"},
+		{SYS_poll, "poll"},		    {SYS_ppoll, "ppoll"},
+		{SYS_select, "select"},		    {SYS_pselect6, "pselect"},
+		{SYS_epoll_wait, "epoll_wait"},	    {SYS_epoll_pwait, "epoll_pwait"},
+		{SYS_pause, "pause"},		    {SYS_rt_sigsuspend, "sigsuspend"},
+		{SYS_rt_sigtimedwait, "sigtimedwait"}, {SYS_accept, "accept"},
+		{SYS_accept4, "accept4"},	    {SYS_recvfrom, "recvfrom"},
+		{SYS_recvmsg, "recvmsg"},	    {SYS_sendto, "sendto"},
+		{SYS_sendmsg, "sendmsg"},	    {SYS_connect, "connect"},
+		{SYS_msgrcv, "msgrcv"},		    {SYS_msgsnd, "msgsnd"},
+		{SYS_semop, "semop"},		    {SYS_semtimedop, "semtimedop"},
+		{SYS_io_getevents, "io_getevents"},
+	};
+	char path[64] = "/proc/self/task/", buf[128], fdpath[64] = "/proc/self/fd/", link[16];
+	size_t l = strlen(path);
+	const char *p;
+	ssize_t n;
+	long nr = 0;
+	uintptr_t fd = 0;
+	int f;
+
+	l += lh_fmt_u64(path + l, (uint64_t)tid);
+	memcpy(path + l, "/syscall", 9);
+	if ((f = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return NULL;
+	n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	if (buf[0] < '0' || buf[0] > '9')
+		return NULL; /* "running", or "-1": not in a call */
+	for (p = buf; *p >= '0' && *p <= '9'; p++)
+		nr = nr * 10 + (*p - '0');
+	for (size_t i = 0; i < LH_ARRAY_SIZE(named); i++)
+		if (named[i].nr == nr)
+			return named[i].name;
+	for (size_t i = 0; i < LH_ARRAY_SIZE(safe); i++) {
+		if (safe[i].nr != nr)
+			continue;
+		if (nr != SYS_read && nr != SYS_write && nr != SYS_readv && nr != SYS_writev)
+			return NULL;
+		/* A read or a write: of a socket? (its first argument, in hex) */
+		if (p[0] == ' ' && p[1] == '0' && p[2] == 'x')
+			for (p += 3; (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'); p++)
+				fd = fd * 16 + (uintptr_t)(*p <= '9' ? *p - '0' : *p - 'a' + 10);
+		lh_fmt_u64(fdpath + strlen(fdpath), (uint64_t)fd);
+		n = readlink(fdpath, link, sizeof(link));
+		return n >= 7 && memcmp(link, "socket:", 7) == 0
+			       ? (nr == SYS_read || nr == SYS_readv ? "read of a socket"
+								    : "write to a socket")
+			       : NULL;
+	}
+	return "a system call";
+}
+
+/*
+ * Where thread tid of this process (not the caller) is now, asked as a dump
+ * asks each thread: for the acquire-timeout report, which shows where the
+ * holder of the lock is. out->stack: its stack, or 0 if it did not answer
+ * within ms (it blocks the signal, is stopped, or is gone) or dumps are
+ * off; out->taken: where it took h (when h is given), recovered from that
+ * stack. A thread in a call that a handler would end with EINTR is not
+ * asked: out->in_call names the call. Takes dump_mu: the caller holds no
+ * runtime mutex.
+ */
+void
+lh_dump_look_at(pid_t tid, const struct lh_held *h, int ms, struct lh_look *out)
+{
+	struct dthread dt = {.tid = tid, .slot = -1};
+	int cursor = 0, k;
+	uint64_t end;
+
+	memset(out, 0, sizeof(*out));
+	if (!rtsig || !slots || tid <= 0 || tid == lh_gettid())
+		return;
+	lh_mutex_lock(&dump_mu);
+	if ((out->in_call = call_a_signal_ends(tid)) != NULL || (k = free_slot(&cursor)) < 0)
+		goto out;
+	slots[k].n = 0;
+	slots[k].truncated = false;
+	atomic_store_explicit(&slots[k].tid, tid, memory_order_relaxed);
+	atomic_store_explicit(&slots[k].state, SLOT_REQUESTED, memory_order_release);
+	dt.slot = k;
+	if (k + 1 > atomic_load(&nslots))
+		atomic_store_explicit(&nslots, k + 1, memory_order_release);
+	if (ask(getpid(), tid) != 0) {
+		abandon(&dt);
+		goto out;
+	}
+	end = lh_now_ns() + (uint64_t)ms * 1000000;
+	for (;;) {
+		uint32_t seen = atomic_load(&answers);
+
+		if (take_answer(&dt) || lh_now_ns() >= end)
+			break;
+		wait_word(&answers, seen, 10);
+	}
+	/* Not answered: give the request back, unless it is being answered
+	 * right now (a few more ms then). */
+	for (int n = 0; !dt.answered && !abandon(&dt) && n < 100; n++)
+		if (!take_answer(&dt))
+			wait_word(&answers, atomic_load(&answers), 1);
+	if (dt.answered) {
+		out->stack = own_stack(&dt);
+		if (h)
+			out->taken = taken_at(h, &dt);
+		atomic_store(&slots[k].state, SLOT_FREE);
+	}
+out:
+	lh_mutex_unlock(&dump_mu);
+}
+
 /* Names, stacks and counts, once the registry is read. graph_mu and the
  * depot are taken here, before report_mu. */
 static void

@@ -923,6 +923,14 @@ bool lh_dump_sigaction(int sig, const struct sigaction *act, struct sigaction *o
 		       int *rc);
 bool lh_dump_owns(int sig);
 int lh_dump_run(uintptr_t self_cfa);
+/* Where a thread is, for a report (lh_dump_look_at). */
+struct lh_look {
+	lh_stack_id stack; /* where it is now, or 0 */
+	lh_stack_id taken; /* where it took the lock asked about, or 0 */
+	const char *in_call; /* the call it was left in, not interrupted; or NULL */
+};
+struct lh_held;
+void lh_dump_look_at(pid_t tid, const struct lh_held *h, int ms, struct lh_look *out);
 void lh_dump_atfork_child(void);
 
 #pragma GCC visibility pop

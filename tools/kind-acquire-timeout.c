@@ -4,7 +4,8 @@
  * it, since about when and where it took it, and what the holder was doing
  * then (running, waiting for another lock, on a condition variable...),
  * which decides what to change. Stacks: the waiter's, where the holder took
- * the lock, and where the holder itself waited.
+ * the lock, and where the holder itself waited or was (the runtime asks a
+ * holder that runs or reads; in_call names the call of one it left alone).
  */
 #include "config.h"
 
@@ -28,7 +29,7 @@ explain_acquire_timeout(struct logproc *p, const struct logrecord *r, struct fin
 	const struct json_value *ho = json_get_object(r->v, "holder");
 	const struct json_value *part = ho ? json_get(ho, "held_stack_partial") : NULL;
 	const struct loglock *lk = NULL, *other = NULL;
-	const char *mode = json_get_str(r->v, "mode"), *state = NULL;
+	const char *mode = json_get_str(r->v, "mode"), *state = NULL, *in_call = NULL;
 	struct logframe *wf = NULL, *hf = NULL, *of = NULL;
 	size_t nw = 0, nh = 0, no = 0;
 	uint64_t pid = p->pid, tid = 0, htid = 0, id, addr = 0, waited = 0, timeout = 0,
@@ -61,6 +62,7 @@ explain_acquire_timeout(struct logproc *p, const struct logrecord *r, struct fin
 		other = logproc_lock(p, pid, id);
 	if (ho) {
 		state = json_get_str(ho, "state");
+		in_call = json_get_str(ho, "in_call");
 		has_held_ms = json_get_u64(ho, "held_ms", &held_ms);
 	}
 	if ((json_get(r->v, "stack") &&
@@ -153,6 +155,14 @@ explain_acquire_timeout(struct logproc *p, const struct logrecord *r, struct fin
 			                "deadlock if it ever comes back to %s",
 			                other_name, oat ? " at " : "", oat ? oat : "",
 			                waiter);
+		else if (state && strcmp(state, "not waiting for any lock") == 0 && oat)
+			now = xasprintf("it was not waiting for a lock then but at %s, "
+			                "with the lock held",
+			                oat);
+		else if (state && strcmp(state, "not waiting for any lock") == 0 && in_call)
+			now = xasprintf("it was not waiting for a lock then but in %s, "
+			                "with the lock held",
+			                in_call);
 		else if (state && strcmp(state, "not waiting for any lock") == 0)
 			now = xstrdup0(
 			    "it was not waiting for a lock then: it was running, or "

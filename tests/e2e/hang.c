@@ -9,6 +9,9 @@
  *   exited    a thread exits holding M; main then waits for M
  *   timeout   main holds M for 2 s; a worker waits for it (timeout_ms=300):
  *             one acquire-timeout naming main, then the worker gets M
+ *   timeout-read  the same, but main holds M in a read of a pipe that a
+ *             third thread writes to after 2 s: the report shows where main
+ *             is (a read is restarted after the signal that asks for it)
  *   condwait  a worker waits 2 s on a condition variable: not an acquisition,
  *             nothing to report even with timeout_ms=300
  *   fork      a thread holds M when main forks; the child then locks M
@@ -126,6 +129,38 @@ hold_for_two_seconds(void)
 	pthread_join(t, NULL);
 }
 
+static int pipe_fds[2];
+
+__attribute__((noinline)) static void *
+write_late(void *arg)
+{
+	(void)arg;
+	nap(2000);
+	if (write(pipe_fds[1], "x", 1) != 1)
+		perror("write");
+	return NULL;
+}
+
+__attribute__((noinline)) static void
+hold_in_a_read(void)
+{
+	pthread_t t, w;
+	char c;
+
+	if (pipe(pipe_fds) != 0) {
+		perror("pipe");
+		exit(1);
+	}
+	pthread_mutex_lock(&lock_a);
+	pthread_create(&t, NULL, wait_for_main, NULL);
+	pthread_create(&w, NULL, write_late, NULL);
+	if (read(pipe_fds[0], &c, 1) != 1) /* about 2 s */
+		perror("read");
+	pthread_mutex_unlock(&lock_a);
+	pthread_join(t, NULL);
+	pthread_join(w, NULL);
+}
+
 static void *
 cond_waiter(void *arg)
 {
@@ -193,6 +228,8 @@ main(int argc, char **argv)
 		pthread_mutex_lock(&lock_a);
 	} else if (strcmp(mode, "timeout") == 0) {
 		hold_for_two_seconds();
+	} else if (strcmp(mode, "timeout-read") == 0) {
+		hold_in_a_read();
 	} else if (strcmp(mode, "condwait") == 0) {
 		pthread_create(&t, NULL, cond_waiter, NULL);
 		pthread_join(t, NULL);

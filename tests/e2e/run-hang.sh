@@ -86,6 +86,26 @@ expect_eq "timeout: where the holder took the lock" True \
 	"$(q "$TMP/timeout.log" 'pcs_ok(kind("acquire-timeout")[0]["holder"]["held_stack"])')"
 check "timeout: the text names the holder's function" grep -q "in hold_for_two_seconds+" "$TMP/timeout.err"
 expect_eq "timeout: no deadlock" 0 "$(q "$TMP/timeout.log" 'len(kind("deadlock"))')"
+# The holder sleeps in nanosleep, which a signal would cut short: it is not
+# asked for its stack, and holds the lock its whole 2 s.
+expect_eq "timeout: the holder's sleep is named, not interrupted" clock_nanosleep \
+	"$(q "$TMP/timeout.log" 'kind("acquire-timeout")[0]["holder"]["in_call"]')"
+check "timeout: the text says so" grep -q "^  which is now not waiting for any lock, in clock_nanosleep (not interrupted for its stack)\$" "$TMP/timeout.err"
+expect_eq "timeout: the holder held it its whole 2 s" True \
+	"$(q "$TMP/timeout.log" '[r for r in kind("contention") if r["name"] == "lock_a"][-1]["wait_ns"] >= 1900000000')"
+
+# The holder reads a pipe: it is asked where it is (a read goes on after the
+# signal), and where it took the lock comes whole from that stack.
+LH_EXTRA_OPTIONS=timeout_ms=300 lh_run tread "$E2E/hang" timeout-read
+expect_eq "timeout-read: the program completes" "worker got the lock
+timeout-read done" "$(cat "$TMP/tread.out")"
+check "timeout-read: the read was not interrupted" sh -c "! grep -q '^read:' '$TMP/tread.err'"
+expect_eq "timeout-read: where the holder is now" True \
+	"$(q "$TMP/tread.log" 'pcs_ok(kind("acquire-timeout")[0]["holder"]["stack"])')"
+expect_eq "timeout-read: where it took the lock, whole" "True False" \
+	"$(q "$TMP/tread.log" '(lambda h: "%s %s" % (pcs_ok(h["held_stack"]) and len(h["held_stack"]) > 1, h.get("held_stack_partial", False)))(kind("acquire-timeout")[0]["holder"])')"
+expect_eq "timeout-read: the text shows it in hold_in_a_read" 1 \
+	"$(sed -n '/^  which is now not waiting for any lock, at:$/,/^  It goes on/p' "$TMP/tread.err" | grep -c ' in hold_in_a_read+0x')"
 
 LH_EXTRA_OPTIONS=timeout_ms=300 lh_run condwait "$E2E/hang" condwait
 expect_eq "condwait: completes" "condition wait over
