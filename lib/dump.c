@@ -80,6 +80,14 @@ enum slot_state { SLOT_FREE = 0, SLOT_REQUESTED, SLOT_WRITING, SLOT_DONE };
  * was not answered with REQUESTED -> FREE. So a late answer never lands in
  * a slot that is no longer its own.
  */
+/* A thread's wait record, as a dump shows it (lh_thread's wait_ fields). */
+struct wait_view {
+	uint8_t kind, mode, type;
+	uintptr_t addr, mutex;
+	uint64_t since_ns;
+	lh_stack_id stack;
+};
+
 #define SLOT_HELD 16 /* held locks a slot keeps */
 struct slot {
 	_Atomic int state;
@@ -98,10 +106,7 @@ struct slot {
 	char name[16]; /* "" if /proc did not say */
 	uint32_t nheld;
 	struct lh_held held[SLOT_HELD];
-	uint8_t wait_kind, wait_mode, wait_type;
-	uintptr_t wait_addr, wait_mutex;
-	uint64_t wait_since_ns;
-	lh_stack_id wait_stack;
+	struct wait_view wait;
 };
 
 static struct slot *slots;       /* MAX_THREADS of them, mapped once, never unmapped */
@@ -195,6 +200,19 @@ unwind_interrupted(struct sigwalk *w)
 	_Unwind_Backtrace(sigwalk_cb, w);
 }
 
+/* t's wait record, read without its cooperation. async-signal-safe */
+static void
+wait_view_of(const struct lh_thread *t, struct wait_view *w)
+{
+	w->addr = atomic_load(&t->wait_addr);
+	w->kind = w->addr ? atomic_load(&t->wait_kind) : LH_WAIT_NONE;
+	w->mode = t->wait_mode;
+	w->type = t->wait_type;
+	w->mutex = t->wait_mutex;
+	w->since_ns = t->wait_since_ns;
+	w->stack = atomic_load(&t->wait_stack);
+}
+
 /* The calling thread's held locks and wait record, into its slot s: its
  * own state, which nothing else writes. async-signal-safe */
 static void
@@ -212,14 +230,7 @@ snapshot(struct slot *s, pid_t me)
 	s->nheld = s->held_more ? 0 : n;
 	for (uint32_t i = 0; i < s->nheld; i++)
 		s->held[i] = t->held[i];
-	s->wait_addr = atomic_load_explicit(&t->wait_addr, memory_order_relaxed);
-	s->wait_kind = s->wait_addr ? atomic_load_explicit(&t->wait_kind, memory_order_relaxed)
-				    : LH_WAIT_NONE;
-	s->wait_mode = t->wait_mode;
-	s->wait_type = t->wait_type;
-	s->wait_mutex = t->wait_mutex;
-	s->wait_since_ns = t->wait_since_ns;
-	s->wait_stack = atomic_load_explicit(&t->wait_stack, memory_order_relaxed);
+	wait_view_of(t, &s->wait);
 	s->snap = true;
 }
 
@@ -845,11 +856,7 @@ struct dthread {
 	int nframes;
 	bool truncated;
 	lh_stack_id stack;
-	/* its wait record */
-	uint8_t wait_kind, wait_mode, wait_type;
-	uintptr_t wait_addr, wait_mutex;
-	uint64_t wait_since_ns;
-	lh_stack_id wait_stack;
+	struct wait_view wait; /* its wait record */
 	struct lh_gnode *wait_g, *mutex_g;
 	pid_t owners[MAX_SHOWN_OWNERS];
 	int nowners;
@@ -1235,30 +1242,6 @@ copy_held(struct dthread *dt, const struct lh_thread *t)
 }
 
 static void
-copy_wait(struct dthread *dt, const struct lh_thread *t)
-{
-	dt->wait_addr = atomic_load(&t->wait_addr);
-	dt->wait_kind = dt->wait_addr ? atomic_load(&t->wait_kind) : LH_WAIT_NONE;
-	dt->wait_mode = t->wait_mode;
-	dt->wait_type = t->wait_type;
-	dt->wait_mutex = t->wait_mutex;
-	dt->wait_since_ns = t->wait_since_ns;
-	dt->wait_stack = atomic_load(&t->wait_stack);
-}
-
-static void
-snap_wait(struct dthread *dt, const struct slot *s)
-{
-	dt->wait_addr = s->wait_addr;
-	dt->wait_kind = s->wait_kind;
-	dt->wait_mode = s->wait_mode;
-	dt->wait_type = s->wait_type;
-	dt->wait_mutex = s->wait_mutex;
-	dt->wait_since_ns = s->wait_since_ns;
-	dt->wait_stack = s->wait_stack;
-}
-
-static void
 snap_held(struct dthread *dt, const struct slot *s)
 {
 	if (s->nheld == 0 || !(dt->held = lh_alloc(s->nheld * sizeof(*dt->held))))
@@ -1290,30 +1273,30 @@ read_states(struct dump *d)
 
 		if (s && s->snap) { /* what the thread had when it showed its stack */
 			dt->tracked = true;
-			snap_wait(dt, s);
+			dt->wait = s->wait;
 			if (!s->held_more)
 				snap_held(dt, s);
 			else if (t)
 				copy_held(dt, t);
 		} else if (t) {
 			dt->tracked = true;
-			copy_wait(dt, t);
+			wait_view_of(t, &dt->wait);
 			copy_held(dt, t);
 		} else {
 			continue;
 		}
-		if (dt->wait_kind == LH_WAIT_LOCK && t) {
-			int no = lh_lock_owners(t, dt->wait_addr, o);
-			enum lh_lock_type type = (enum lh_lock_type)dt->wait_type;
+		if (dt->wait.kind == LH_WAIT_LOCK && t) {
+			int no = lh_lock_owners(t, dt->wait.addr, o);
+			enum lh_lock_type type = (enum lh_lock_type)dt->wait.type;
 			pid_t tid;
 
 			for (int k = 0; k < no && dt->nowners < MAX_SHOWN_OWNERS; k++)
 				dt->owners[dt->nowners++] = o[k]->tid;
 			/* glibc's owner, when the runtime does not know that thread;
 			 * or the lock is between two owners right now. */
-			if (no == 0 && (tid = lh_lock_owner((void *)dt->wait_addr, type)) > 0)
+			if (no == 0 && (tid = lh_lock_owner((void *)dt->wait.addr, type)) > 0)
 				dt->owners[dt->nowners++] = tid;
-			else if (no == 0 && lh_lock_state((void *)dt->wait_addr, type) == 0)
+			else if (no == 0 && lh_lock_state((void *)dt->wait.addr, type) == 0)
 				dt->changing_hands = true;
 		}
 	}
@@ -1534,10 +1517,10 @@ resolve(struct dump *d)
 		else if (!dt->dead && !dt->gone)
 			lh_thread_name(dt->tid, dt->name, sizeof(dt->name));
 		dt->stack = own_stack(dt);
-		if (dt->wait_kind == LH_WAIT_LOCK || dt->wait_kind == LH_WAIT_COND)
-			dt->wait_g = node_at(dt->wait_addr);
-		if (dt->wait_kind == LH_WAIT_COND)
-			dt->mutex_g = node_at(dt->wait_mutex);
+		if (dt->wait.kind == LH_WAIT_LOCK || dt->wait.kind == LH_WAIT_COND)
+			dt->wait_g = node_at(dt->wait.addr);
+		if (dt->wait.kind == LH_WAIT_COND)
+			dt->mutex_g = node_at(dt->wait.mutex);
 		for (uint32_t k = 0; k < dt->nheld; k++) {
 			struct dheld *dh = &dt->held[k];
 
@@ -1545,8 +1528,8 @@ resolve(struct dump *d)
 				dh->g = lh_report_node(dh->h.lock);
 			dh->taken = taken_at(&dh->h, dt);
 			for (int j = 0; j < d->n; j++)
-				if (d->th[j].wait_kind == LH_WAIT_LOCK &&
-				    d->th[j].wait_addr == dh->h.addr)
+				if (d->th[j].wait.kind == LH_WAIT_LOCK &&
+				    d->th[j].wait.addr == dh->h.addr)
 					dh->waiters++;
 		}
 	}
@@ -1587,36 +1570,36 @@ describe_lock(struct lh_buf *b, struct lh_gnode *g, uintptr_t addr)
 static void
 text_state(struct lh_buf *b, struct dump *d, const struct dthread *dt)
 {
-	uint64_t waited = dt->wait_since_ns && d->now_ns > dt->wait_since_ns
-	                      ? (d->now_ns - dt->wait_since_ns) / 1000000
+	uint64_t waited = dt->wait.since_ns && d->now_ns > dt->wait.since_ns
+	                      ? (d->now_ns - dt->wait.since_ns) / 1000000
 	                      : 0;
 
 	if (dt->dead) {
 		lh_buf_puts(b, "exited, still holding locks nobody can release");
 		return;
 	}
-	switch (dt->wait_kind) {
+	switch (dt->wait.kind) {
 	case LH_WAIT_LOCK:
 		lh_buf_puts(b, "waiting for ");
-		describe_lock(b, dt->wait_g, dt->wait_addr);
-		if (dt->wait_mode == LH_MODE_READ)
+		describe_lock(b, dt->wait_g, dt->wait.addr);
+		if (dt->wait.mode == LH_MODE_READ)
 			lh_buf_puts(b, " to read");
 		break;
 	case LH_WAIT_COND:
 		lh_buf_puts(b, "waiting on ");
-		describe_lock(b, dt->wait_g, dt->wait_addr);
-		if (dt->wait_mutex) {
+		describe_lock(b, dt->wait_g, dt->wait.addr);
+		if (dt->wait.mutex) {
 			lh_buf_puts(b, " with ");
-			describe_lock(b, dt->mutex_g, dt->wait_mutex);
+			describe_lock(b, dt->mutex_g, dt->wait.mutex);
 		}
 		break;
 	case LH_WAIT_SEM:
 		lh_buf_puts(b, "waiting on ");
-		lh_text_object(b, "semaphore", dt->wait_addr);
+		lh_text_object(b, "semaphore", dt->wait.addr);
 		break;
 	case LH_WAIT_BARRIER:
 		lh_buf_puts(b, "waiting at ");
-		lh_text_object(b, "barrier", dt->wait_addr);
+		lh_text_object(b, "barrier", dt->wait.addr);
 		break;
 	default:
 		lh_buf_puts(b, "running");
@@ -1625,7 +1608,7 @@ text_state(struct lh_buf *b, struct dump *d, const struct dthread *dt)
 	lh_buf_puts(b, ", for ");
 	lh_buf_put_u64(b, waited);
 	lh_buf_puts(b, " ms");
-	if (dt->wait_kind != LH_WAIT_LOCK)
+	if (dt->wait.kind != LH_WAIT_LOCK)
 		return;
 	if (dt->changing_hands) {
 		lh_buf_puts(b, ", changing hands (free when read)");
@@ -1723,9 +1706,9 @@ text_stack(struct lh_buf *b, const struct dthread *dt)
 		break;
 	}
 	lh_buf_putc(b, '\n');
-	if (dt->wait_stack) {
+	if (dt->wait.stack) {
 		lh_buf_puts(b, "    where it waits:\n");
-		lh_text_stack(b, dt->wait_stack, "      ");
+		lh_text_stack(b, dt->wait.stack, "      ");
 	}
 }
 
@@ -1850,7 +1833,7 @@ state_name(const struct dthread *dt)
 
 	if (dt->dead)
 		return "exited";
-	return dt->wait_kind < LH_ARRAY_SIZE(waits) ? waits[dt->wait_kind] : "running";
+	return dt->wait.kind < LH_ARRAY_SIZE(waits) ? waits[dt->wait.kind] : "running";
 }
 
 static const char *const no_answer_names[] = {
@@ -1870,32 +1853,32 @@ json_thread(struct lh_buf *j, struct dump *d, const struct dthread *dt)
 	lh_buf_putc(j, '"');
 	if (!dt->tracked)
 		lh_buf_puts(j, ",\"tracked\":false");
-	if (dt->wait_kind != LH_WAIT_NONE && !dt->dead) {
+	if (dt->wait.kind != LH_WAIT_NONE && !dt->dead) {
 		static const char *const what[] = {"", "lock", "condition variable",
 		                                   "semaphore", "barrier"};
 
-		lh_buf_puts(j, dt->wait_kind == LH_WAIT_LOCK ? ",\"waits_for\":{"
+		lh_buf_puts(j, dt->wait.kind == LH_WAIT_LOCK ? ",\"waits_for\":{"
 		                                             : ",\"waits_on\":{");
-		if (dt->wait_kind == LH_WAIT_LOCK || dt->wait_kind == LH_WAIT_COND) {
-			json_lockref(j, dt->wait_g, dt->wait_addr);
+		if (dt->wait.kind == LH_WAIT_LOCK || dt->wait.kind == LH_WAIT_COND) {
+			json_lockref(j, dt->wait_g, dt->wait.addr);
 		} else {
 			lh_buf_puts(j, "\"addr\":\"");
-			lh_buf_put_hex(j, dt->wait_addr);
+			lh_buf_put_hex(j, dt->wait.addr);
 			lh_buf_putc(j, '"');
 		}
-		if (dt->wait_kind != LH_WAIT_LOCK) {
+		if (dt->wait.kind != LH_WAIT_LOCK) {
 			lh_buf_puts(j, ",\"what\":\"");
-			lh_buf_puts(j, what[dt->wait_kind < 5 ? dt->wait_kind : 0]);
+			lh_buf_puts(j, what[dt->wait.kind < 5 ? dt->wait.kind : 0]);
 			lh_buf_putc(j, '"');
 		}
-		if (dt->wait_kind == LH_WAIT_COND && dt->wait_mutex) {
+		if (dt->wait.kind == LH_WAIT_COND && dt->wait.mutex) {
 			lh_buf_puts(j, ",\"mutex\":{");
-			json_lockref(j, dt->mutex_g, dt->wait_mutex);
+			json_lockref(j, dt->mutex_g, dt->wait.mutex);
 			lh_buf_putc(j, '}');
 		}
-		if (dt->wait_kind == LH_WAIT_LOCK) {
+		if (dt->wait.kind == LH_WAIT_LOCK) {
 			lh_buf_puts(j, ",\"mode\":\"");
-			lh_buf_puts(j, dt->wait_mode == LH_MODE_READ ? "read" : "write");
+			lh_buf_puts(j, dt->wait.mode == LH_MODE_READ ? "read" : "write");
 			lh_buf_puts(j, "\",\"held_by\":[");
 			for (int k = 0; k < dt->nowners; k++) {
 				if (k)
@@ -1907,12 +1890,12 @@ json_thread(struct lh_buf *j, struct dump *d, const struct dthread *dt)
 				lh_buf_puts(j, ",\"changing_hands\":true");
 		}
 		lh_buf_puts(j, ",\"waited_ms\":");
-		lh_buf_put_u64(j, d->now_ns > dt->wait_since_ns
-		                      ? (d->now_ns - dt->wait_since_ns) / 1000000
+		lh_buf_put_u64(j, d->now_ns > dt->wait.since_ns
+		                      ? (d->now_ns - dt->wait.since_ns) / 1000000
 		                      : 0);
-		if (dt->wait_stack) {
+		if (dt->wait.stack) {
 			lh_buf_puts(j, ",\"stack\":");
-			lh_json_stack(j, dt->wait_stack);
+			lh_json_stack(j, dt->wait.stack);
 		}
 		lh_buf_putc(j, '}');
 	}

@@ -212,6 +212,16 @@ START_TEST(test_acquire_reinit_is_a_new_lock)
 }
 END_TEST
 
+/* Takes lock a, then lock b inside it, and lets both go. */
+static void
+nest(int a, int b)
+{
+	lock(a, LH_BLOCKING);
+	lock(b, LH_BLOCKING);
+	unlock(b);
+	unlock(a);
+}
+
 START_TEST(test_acquire_destroyed_locks_leave_the_chain_set)
 {
 	size_t before;
@@ -219,26 +229,17 @@ START_TEST(test_acquire_destroyed_locks_leave_the_chain_set)
 	/* A lock made, taken under lock 0 and destroyed, 20,000 times: each
 	 * is a new chain, and the chain set keeps about as many keys as
 	 * there are live chains, not one a lock ever made. */
-	lock(0, LH_BLOCKING);
-	lock(1, LH_BLOCKING);
-	unlock(1);
-	unlock(0);
+	nest(0, 1);
 	before = lh_chainset_count();
 	for (int r = 0; r < 20000; r++) {
 		lh_on_init(&mus[2], LH_TYPE_MUTEX, 0, 0);
-		lock(0, LH_BLOCKING);
-		lock(2, LH_BLOCKING);
-		unlock(2);
-		unlock(0);
+		nest(0, 2);
 		lh_on_destroy(&mus[2]);
 	}
 	ck_assert_uint_lt(lh_chainset_count(), before + 10000);
 	ck_assert_int_eq(ncycles, 0);
 	/* The live order is still known: its inversion is reported. */
-	lock(1, LH_BLOCKING);
-	lock(0, LH_BLOCKING);
-	unlock(0);
-	unlock(1);
+	nest(1, 0);
 	ck_assert_int_eq(ncycles, 1);
 }
 END_TEST
