@@ -155,10 +155,14 @@ explain_acquire_timeout(struct logproc *p, const struct logrecord *r, struct fin
 			                "deadlock if it ever comes back to %s",
 			                other_name, oat ? " at " : "", oat ? oat : "",
 			                waiter);
-		else if (state && strcmp(state, "not waiting for any lock") == 0 && oat)
+		else if (state && strcmp(state, "not waiting for any lock") == 0 && oat) {
+			char *at = fstack_where(&f->stacks[ostack]); /* with its caller */
+
 			now = xasprintf("it was not waiting for a lock then but at %s, "
 			                "with the lock held",
-			                oat);
+			                at);
+			free(at);
+		}
 		else if (state && strcmp(state, "not waiting for any lock") == 0 && in_call)
 			now = xasprintf("it was not waiting for a lock then but in %s, "
 			                "with the lock held",

@@ -100,7 +100,7 @@ check "timeout: the headline" grep -q "^lockhound: acquire-timeout: thread $w \"
 says "timeout: the waiter, the lock, where" "for lock_a at hang.c:$waiter in wait_for_main."
 says "timeout: the holder, since when, where" "Thread $h \"hang\" holds it (for about"
 says "timeout: where the holder took it" "ms then), taken at hang.c:$holder in hold_for_two_seconds;"
-says "timeout: what the holder does" "it was not waiting for a lock then"
+says "timeout: what the holder does" "it was not waiting for a lock then but in clock_nanosleep,"
 says "timeout: what to change" "What to change: shorten the critical section that begins at hang.c:$holder in hold_for_two_seconds"
 check "timeout: the waiter's stack" grep -q "^    #0  wait_for_main at .*/hang.c:$waiter (hang+0x[0-9a-f]*)$" "$TMP/timeout.txt"
 check "timeout: the holder's lock call, said to be only that" \
@@ -116,6 +116,13 @@ expect_eq "timeout: explain --format=sarif" 1 "$(st "$LOCKHOUND" explain --forma
 check "timeout sarif: the schema's required fields" "$PYTHON3" "$top_srcdir/tests/e2e/sarif-check.py" "$TMP/out" 1
 expect_eq "timeout sarif: a warning on hang.c:$waiter" "warning $waiter" \
 	"$(js "$TMP/out" '(lambda r: "%s %d" % (r["level"], r["locations"][0]["physicalLocation"]["region"]["startLine"]))(d["runs"][0]["results"][0])')"
+# A holder in a read: where it is, with its caller, and where it took the
+# lock, whole (recovered from where it is).
+LH_EXTRA_OPTIONS=timeout_ms=300 lh_run tread "$E2E/hang" timeout-read
+expect_eq "timeout-read: explain exits 1" 1 "$(st "$LOCKHOUND" explain "$TMP/tread.log")"
+says "timeout-read: where the holder is" "(called from hold_in_a_read at hang.c:"
+check "timeout-read: where it took the lock, with its callers" \
+	grep -q "^  thread [0-9]* \"hang\" took lock_a at:$" "$TMP/out"
 printf 'kind:acquire-timeout lock:lock_a\n' >"$TMP/supp"
 expect_eq "timeout: a suppression hides it" 0 "$(st "$LOCKHOUND" explain --suppressions="$TMP/supp" "$log")"
 
