@@ -41,10 +41,10 @@
  * came since the set was last emptied than half the keys it holds, the next
  * insertion empties it, in place: readers meet zeros, as in a retired
  * table, and the live chains come back through the slow path, once each
- * (threads that cache them do not even ask). At least a quarter of the
- * keys were dead then (a dead key has two dead locks at worst), and
- * emptying costs at most one slow path a key, paid for by the retirements
- * that came before.
+ * (threads that cache them do not even ask). Emptying costs at most one
+ * slow path per live key, and comes only after at least half as many
+ * retirements as there are keys, each of which cost a slow path of its own
+ * (its lock's first order).
  */
 #include "config.h"
 

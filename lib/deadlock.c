@@ -207,8 +207,8 @@ lh_deadlock_find_all(struct lh_waitchain *out, int max)
 
 /* ---- reports ------------------------------------------------------------- */
 
-/* ,"FIELD":[frames] where h was taken, and ,"FIELD_partial":true when only
- * the caller of its lock call is known. */
+/* ,"FIELD":[frames] of stack id (where a lock was taken), and
+ * ,"FIELD_partial":true when only the caller of the lock call is known. */
 static void
 json_stack_field(struct lh_buf *j, const char *field, lh_stack_id id)
 {
@@ -616,8 +616,8 @@ lh_deadlock_timeout(struct lh_thread *t)
 		lh_wait_capture_stack(t);
 	g = wait_node(t->wait_addr);
 	/* A holder that waits in the runtime has its stack in its record; one
-	 * that runs or sleeps is asked for it, as a dump asks, unless the
-	 * signal would cut its call short (lh_dump_look_at). */
+	 * that runs, or waits in a call the signal does not cut short, is
+	 * asked for it as a dump asks (lh_dump_look_at). */
 	lh_threads_lock();
 	if (owners(t, t->wait_addr, o) > 0 && !atomic_load(&o[0]->wait_addr) && !o[0]->dead) {
 		asked = o[0]->tid;

@@ -19,12 +19,13 @@
  * sends each thread the real-time signal (rt_tgsigqueueinfo, with our magic
  * in its value, so that the program's own uses of that signal are told
  * apart and chained to its handler). Each thread's handler
- * unwinds its own stack into its slot and wakes the collector; the collector
+ * unwinds its own stack into its slot, with its held locks, wait record and
+ * name as they are at that moment, and wakes the collector; the collector
  * waits a bounded time, asks /proc/self/task/TID/status about the threads
  * that did not answer (a thread that blocks the signal, a stopped thread, a
  * thread gone), and then reads the runtime's tables under the registry:
- * each thread's held locks and wait record, the owners of awaited locks,
- * and any wait-for cycle (deadlock.c). The text goes to stderr and one
+ * the held locks and wait record of threads that did not answer, the
+ * owners of awaited locks, and any wait-for cycle (deadlock.c). The text goes to stderr and one
  * thread-dump record to the log, or both to `lockhound dump`.
  *
  * A process without a dump thread (it never created one) is dumped by the
@@ -71,15 +72,6 @@ __asm__(".symver real_sigaction, __sigaction@GLIBC_2.2.5");
 
 /* ---- state shared with the handlers -------------------------------------- */
 
-enum slot_state { SLOT_FREE = 0, SLOT_REQUESTED, SLOT_WRITING, SLOT_DONE };
-
-/*
- * One thread's answer. The collector moves a slot from FREE or DONE to
- * REQUESTED; only the thread named by tid moves it on, REQUESTED ->
- * WRITING -> DONE, in its handler; the collector takes back a slot that
- * was not answered with REQUESTED -> FREE. So a late answer never lands in
- * a slot that is no longer its own.
- */
 /* A thread's wait record, as a dump shows it (lh_thread's wait_ fields). */
 struct wait_view {
 	uint8_t kind, mode, type;
@@ -88,7 +80,16 @@ struct wait_view {
 	lh_stack_id stack;
 };
 
+enum slot_state { SLOT_FREE = 0, SLOT_REQUESTED, SLOT_WRITING, SLOT_DONE };
 #define SLOT_HELD 16 /* held locks a slot keeps */
+
+/*
+ * One thread's answer. The collector moves a slot from FREE or DONE to
+ * REQUESTED; only the thread named by tid moves it on, REQUESTED ->
+ * WRITING -> DONE, in its handler; the collector takes back a slot that
+ * was not answered with REQUESTED -> FREE. So a late answer never lands in
+ * a slot that is no longer its own.
+ */
 struct slot {
 	_Atomic int state;
 	_Atomic pid_t tid;
