@@ -6,7 +6,8 @@
  * gets a stable index, its load bias (file address = pc - bias) and its GNU
  * build-id, read from the file, so that records can be symbolized offline.
  * The list only grows; modules_mu guards it. Refreshed when a lookup misses,
- * unless the address was in a mapping of no module at the last reread.
+ * unless it looks up a lock's address that was in a mapping of no module
+ * at the last reread.
  */
 #include "config.h"
 
