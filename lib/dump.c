@@ -928,25 +928,10 @@ hex_field(const char *c)
 static bool
 proc_status(pid_t tid, char *state, struct sigs *sigs, long *threads)
 {
-	char path[64] = "/proc/self/task/", buf[4096];
-	size_t l = strlen(path);
-	ssize_t n;
-	int fd;
+	char buf[4096];
 
-	if (tid) {
-		l += lh_fmt_u64(path + l, (uint64_t)tid);
-		memcpy(path + l, "/status", 8);
-	} else {
-		strcpy(path, "/proc/self/status");
-	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (lh_task_file(tid, "status", buf, sizeof(buf)) <= 0)
 		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
 	for (char *line = buf; line && *line;
 	     line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
 		if (state && strncmp(line, "State:\t", 7) == 0) {
@@ -1383,15 +1368,14 @@ own_stack(const struct dthread *dt)
 static const char *
 call_a_signal_ends(pid_t tid)
 {
+	static const long safe[] = {
+		SYS_futex,  SYS_read,	 SYS_write,  SYS_readv,	SYS_writev, SYS_pread64, SYS_pwrite64,
+		SYS_wait4,  SYS_waitid, SYS_openat, SYS_flock,	SYS_fsync,  SYS_fdatasync,
+	};
 	static const struct {
 		long nr;
 		const char *name;
-	} safe[] = {
-		{SYS_futex, NULL},   {SYS_read, NULL},	 {SYS_write, NULL},   {SYS_readv, NULL},
-		{SYS_writev, NULL},  {SYS_pread64, NULL}, {SYS_pwrite64, NULL}, {SYS_wait4, NULL},
-		{SYS_waitid, NULL},  {SYS_openat, NULL},  {SYS_flock, NULL},	{SYS_fsync, NULL},
-		{SYS_fdatasync, NULL},
-	}, named[] = {
+	} named[] = {
 		{SYS_nanosleep, "nanosleep"},	    {SYS_clock_nanosleep, "clock_nanosleep"},
 		{SYS_poll, "poll"},		    {SYS_ppoll, "ppoll"},
 		{SYS_select, "select"},		    {SYS_pselect6, "pselect"},
@@ -1405,23 +1389,14 @@ call_a_signal_ends(pid_t tid)
 		{SYS_semop, "semop"},		    {SYS_semtimedop, "semtimedop"},
 		{SYS_io_getevents, "io_getevents"},
 	};
-	char path[64] = "/proc/self/task/", buf[128], fdpath[64] = "/proc/self/fd/", link[16];
-	size_t l = strlen(path);
+	char buf[128], fdpath[64] = "/proc/self/fd/", link[16];
 	const char *p;
 	ssize_t n;
 	long nr = 0;
 	uintptr_t fd = 0;
-	int f;
 
-	l += lh_fmt_u64(path + l, (uint64_t)tid);
-	memcpy(path + l, "/syscall", 9);
-	if ((f = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (lh_task_file(tid, "syscall", buf, sizeof(buf)) <= 0)
 		return NULL;
-	n = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	if (n <= 0)
-		return NULL;
-	buf[n] = '\0';
 	if (buf[0] < '0' || buf[0] > '9')
 		return NULL; /* "running", or "-1": not in a call */
 	for (p = buf; *p >= '0' && *p <= '9'; p++)
@@ -1430,7 +1405,7 @@ call_a_signal_ends(pid_t tid)
 		if (named[i].nr == nr)
 			return named[i].name;
 	for (size_t i = 0; i < LH_ARRAY_SIZE(safe); i++) {
-		if (safe[i].nr != nr)
+		if (safe[i] != nr)
 			continue;
 		if (nr != SYS_read && nr != SYS_write && nr != SYS_readv && nr != SYS_writev)
 			return NULL;

@@ -489,6 +489,7 @@ extern __thread struct lh_thread *lh_self __attribute__((tls_model("initial-exec
 struct lh_thread *lh_thread_create(void);
 void lh_thread_exit(struct lh_thread *t);
 bool lh_thread_grow_held(struct lh_thread *t);
+ssize_t lh_task_file(pid_t tid, const char *file, char *buf, size_t size);
 void lh_thread_name(pid_t tid, char *buf, size_t size);
 void lh_thread_own_name(struct lh_thread *t, char *buf, size_t size);
 const struct lh_thread *lh_thread_peek(pid_t tid);

@@ -669,8 +669,7 @@ others_exist(void)
 	static _Atomic int process_threads = 2;
 	uint64_t now;
 	char buf[512];
-	ssize_t n;
-	int fd, field = 2; /* the command ends field 2 */
+	int field = 2; /* the command ends field 2 */
 
 	if (atomic_load_explicit(&nthreads, memory_order_relaxed) >= 2)
 		return true;
@@ -678,13 +677,8 @@ others_exist(void)
 	if (now - atomic_load_explicit(&checked_ns, memory_order_relaxed) < 50000000)
 		return atomic_load_explicit(&process_threads, memory_order_relaxed) >= 2;
 	atomic_store_explicit(&checked_ns, now, memory_order_relaxed);
-	fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-	n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
+	if (lh_task_file(0, "stat", buf, sizeof(buf)) <= 0)
 		return true;
-	buf[n] = '\0';
 	/* Field 20 is num_threads; the command (field 2) may hold spaces, so
 	 * count from its closing parenthesis. */
 	for (char *p = strrchr(buf, ')'); p && *p; p++) {

@@ -169,28 +169,47 @@ on_thread_exit(void *arg)
 	lh_thread_exit(t);
 }
 
-/* The thread's name from /proc (async-signal-safe: open, read, close). */
-void
-lh_thread_name(pid_t tid, char *buf, size_t size)
+/*
+ * /proc/self/task/TID/FILE (with tid 0, /proc/self/FILE) read into buf,
+ * at most size - 1 bytes, NUL-terminated: its length, or -1 (buf is then
+ * ""). async-signal-safe: open, read, close.
+ */
+ssize_t
+lh_task_file(pid_t tid, const char *file, char *buf, size_t size)
 {
-	char path[64] = "/proc/self/task/";
+	char path[96] = "/proc/self/";
 	size_t l = strlen(path);
 	ssize_t n;
 	int fd;
 
 	buf[0] = '\0';
-	l += lh_fmt_u64(path + l, (uint64_t)tid);
-	memcpy(path + l, "/comm", 6);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
+	if (tid) {
+		memcpy(path + l, "task/", 5);
+		l += 5;
+		l += lh_fmt_u64(path + l, (uint64_t)tid);
+		path[l++] = '/';
+	}
+	if (l + strlen(file) >= sizeof(path))
+		return -1;
+	strcpy(path + l, file);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
 	n = read(fd, buf, size - 1);
 	close(fd);
-	if (n <= 0)
-		return;
-	if (buf[n - 1] == '\n')
-		n--;
+	if (n < 0)
+		return -1;
 	buf[n] = '\0';
+	return n;
+}
+
+/* The thread's name from /proc (async-signal-safe: open, read, close). */
+void
+lh_thread_name(pid_t tid, char *buf, size_t size)
+{
+	ssize_t n = lh_task_file(tid, "comm", buf, size);
+
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[n - 1] = '\0';
 }
 
 /*
