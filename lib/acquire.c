@@ -27,6 +27,7 @@
 /* direct.h: set at start-up by lh_intercept_direct_init() (intercept.c). */
 _Atomic int lh_direct_kind = -1;
 _Atomic bool lh_direct_rw;
+_Atomic bool lh_rw_named_on;
 uint64_t lh_direct_key;
 uintptr_t lh_direct_mask;
 
@@ -265,6 +266,8 @@ lh_held_grow_slow(struct lh_thread *t)
  */
 static int took_nested(struct lh_thread *t, struct lh_stat_slot *st, const void *addr,
 		       uintptr_t pc, uintptr_t cfa, uint64_t htm);
+static int took_own(const void *addr, uintptr_t pc, uintptr_t cfa, uint64_t htm,
+		    struct lh_thread *t);
 
 /* The held entry of a lock lh_took() found (no call, no errno). */
 static inline __attribute__((always_inline)) void
@@ -375,7 +378,7 @@ took(struct lh_thread *t, const void *addr, uintptr_t pc, uintptr_t cfa, uint64_
 		goto slow;
 	st = &t->stats[lh_stat_index((uintptr_t)addr, pc)];
 	if (LH_UNLIKELY(st->addr != (uintptr_t)addr) || LH_UNLIKELY(st->site != pc))
-		goto slow;
+		goto miss;
 	lk = st->lock;
 	if (LH_UNLIKELY(lk->id != st->id)) /* stats=hold: the slot's addr never matches */
 		goto slow;
@@ -388,6 +391,9 @@ took(struct lh_thread *t, const void *addr, uintptr_t pc, uintptr_t cfa, uint64_
 	st->acq++;
 	took_push(t, t->held, 0, lk, st->id, (uintptr_t)addr, 0, pc, cfa, htm);
 	return 0;
+miss:
+	if (!direct) /* (a direct mutex's own site was not there) */
+		return took_own(addr, pc, cfa, htm, t);
 slow:
 	return lh_took_slow(addr, pc, cfa, htm);
 }
@@ -439,7 +445,9 @@ took_nested_ask(struct lh_thread *t, struct lh_stat_slot *st, const void *addr, 
 	return took_nested_body(t, st, addr, pc, cfa, htm, true);
 }
 
-static int took_direct_nested(pthread_mutex_t *m, uintptr_t pc, uintptr_t cfa, uint64_t htm,
+static int took_own_nested(const void *lock, uintptr_t pc, uintptr_t cfa, uint64_t htm,
+			   struct lh_thread *t, struct lh_lock *lk);
+static int took_shared_nested(const void *lock, uintptr_t pc, uintptr_t cfa, uint64_t htm,
 			      struct lh_thread *t, struct lh_lock *lk);
 
 /* lk's own site of call site pc, or NULL. */
@@ -454,12 +462,18 @@ own_of(struct lh_lock *lk, uintptr_t pc)
 	return NULL;
 }
 
-/* One more acquisition at an own site, by the lock's holder. */
+/* One more acquisition at an own site, by the lock's holder: a plain
+ * increment if it holds the lock alone, else (shared: a read lock) an
+ * atomic one. */
 static inline __attribute__((always_inline)) void
-own_count(struct lh_lock_own *own)
+own_count(struct lh_lock_own *own, bool shared)
 {
-	atomic_store_explicit(&own->n, atomic_load_explicit(&own->n, memory_order_relaxed) + 1,
-			      memory_order_relaxed);
+	if (shared)
+		atomic_fetch_add_explicit(&own->n, 1, memory_order_relaxed);
+	else
+		atomic_store_explicit(&own->n,
+				      atomic_load_explicit(&own->n, memory_order_relaxed) + 1,
+				      memory_order_relaxed);
 }
 
 /*
@@ -485,50 +499,94 @@ lh_took_direct(pthread_mutex_t *m, uintptr_t pc, uintptr_t cfa, uint64_t htm,
 	if (LH_UNLIKELY(!(own = own_of(lk, pc))))
 		return took(t, m, pc, cfa, htm, true);
 	if (t->nheld != 0)
-		return took_direct_nested(m, pc, cfa, htm, t, lk);
+		return took_own_nested(m, pc, cfa, htm, t, lk);
 	took_push(t, t->held, 0, lk, id, (uintptr_t)m, 0, pc, cfa, htm);
-	own_count(own);
+	own_count(own, false);
 	return 0;
 }
 
-static int took_direct_nested_ask(pthread_mutex_t *m, uintptr_t pc, uintptr_t cfa,
-				  uint64_t htm, struct lh_thread *t, struct lh_lock *lk);
+/*
+ * lh_took() of any other lock whose statistics slot for this call site
+ * holds another (lock, site): the lock's node, named by the lock itself
+ * (a read-write lock, direct.h) or found in the table, counts it at the
+ * call site's own place there (lh_count claimed it the first time), so
+ * that a program taking many locks in turn does not evict a slot (and
+ * write another lock's node) at every acquisition. A read lock counts
+ * with an atomic add: its holders share it. t comes last, as in
+ * lh_took_direct().
+ */
+static __attribute__((noinline)) LH_NO_SLP int
+took_own(const void *addr, uintptr_t pc, uintptr_t cfa, uint64_t htm, struct lh_thread *t)
+{
+	const pthread_rwlock_t *rw = addr;
+	struct lh_lock_own *own;
+	struct lh_lock *lk;
+	uint64_t id;
 
+	if (LH_TOOK_TYPE(htm) == LH_TYPE_RWLOCK && lh_rw_named(rw)) {
+		if (!lh_rw_decode(rw, &lk, &id))
+			goto slow;
+	} else if ((lk = lh_locktab_find(addr)) != NULL) {
+		id = lk->id;
+	} else {
+		goto slow;
+	}
+	if (LH_UNLIKELY(lk->id != id) || !(own = own_of(lk, pc)))
+		goto slow;
+	if (t->nheld != 0)
+		return LH_TOOK_MODE(htm) == LH_MODE_READ
+			       ? took_shared_nested(addr, pc, cfa, htm, t, lk)
+			       : took_own_nested(addr, pc, cfa, htm, t, lk);
+	took_push(t, t->held, 0, lk, id, (uintptr_t)addr, 0, pc, cfa, htm);
+	own_count(own, LH_TOOK_MODE(htm) == LH_MODE_READ);
+	return 0;
+slow:
+	return lh_took_slow(addr, pc, cfa, htm);
+}
+
+static int took_own_nested_ask(const void *lock, uintptr_t pc, uintptr_t cfa, uint64_t htm,
+			       struct lh_thread *t, struct lh_lock *lk);
+static int took_shared_nested_ask(const void *lock, uintptr_t pc, uintptr_t cfa, uint64_t htm,
+				  struct lh_thread *t, struct lh_lock *lk);
+
+/* The own-site paths with locks held; shared: a read lock (an atomic
+ * count), else the holder's alone. */
 static inline __attribute__((always_inline)) int
-took_direct_nested_body(pthread_mutex_t *m, uintptr_t pc, uintptr_t cfa, uint64_t htm,
-			struct lh_thread *t, struct lh_lock *lk, bool ask)
+took_own_nested_body(const void *lock, uintptr_t pc, uintptr_t cfa, uint64_t htm,
+		     struct lh_thread *t, struct lh_lock *lk, bool ask, bool shared)
 {
 	uint32_t n = t->nheld;
 	uint64_t chain;
 
-	switch (took_chain(t, lk, (uintptr_t)m, htm, ask, &chain)) {
+	switch (took_chain(t, lk, (uintptr_t)lock, htm, ask, &chain)) {
 	case CHAIN_SLOW:
 		goto slow;
 	case CHAIN_ASK:
-		return took_direct_nested_ask(m, pc, cfa, htm, t, lk);
+		return shared ? took_shared_nested_ask(lock, pc, cfa, htm, t, lk)
+			      : took_own_nested_ask(lock, pc, cfa, htm, t, lk);
 	default:
 		break;
 	}
-	took_push(t, &t->held[n], n, lk, lk->id, (uintptr_t)m, chain, pc, cfa, htm);
-	own_count(own_of(lk, pc)); /* lh_took_direct() found it */
+	took_push(t, &t->held[n], n, lk, lk->id, (uintptr_t)lock, chain, pc, cfa, htm);
+	own_count(own_of(lk, pc), shared); /* lh_took_direct() or took_own() found it */
 	return 0;
 slow:
-	return lh_took_slow(m, pc, cfa, htm);
+	return lh_took_slow(lock, pc, cfa, htm);
 }
 
-static __attribute__((noinline)) LH_NO_SLP int
-took_direct_nested(pthread_mutex_t *m, uintptr_t pc, uintptr_t cfa, uint64_t htm,
-		   struct lh_thread *t, struct lh_lock *lk)
-{
-	return took_direct_nested_body(m, pc, cfa, htm, t, lk, false);
-}
-
-static __attribute__((noinline)) LH_NO_SLP int
-took_direct_nested_ask(pthread_mutex_t *m, uintptr_t pc, uintptr_t cfa, uint64_t htm,
-		       struct lh_thread *t, struct lh_lock *lk)
-{
-	return took_direct_nested_body(m, pc, cfa, htm, t, lk, true);
-}
+/* The four instances: own or shared count, with or without asking. */
+#define TOOK_OWN_NESTED(name, ask, shared)                                               \
+	static __attribute__((noinline)) LH_NO_SLP int name(                             \
+		const void *lock, uintptr_t pc, uintptr_t cfa, uint64_t htm,             \
+		struct lh_thread *t, struct lh_lock *lk)                                 \
+	{                                                                                \
+		return took_own_nested_body(lock, pc, cfa, htm, t, lk, ask, shared);     \
+	}
+TOOK_OWN_NESTED(took_own_nested, false, false)
+TOOK_OWN_NESTED(took_own_nested_ask, true, false)
+TOOK_OWN_NESTED(took_shared_nested, false, true)
+TOOK_OWN_NESTED(took_shared_nested_ask, true, true)
+#undef TOOK_OWN_NESTED
 
 /*
  * A place among lk's own sites for the call site of h, which has none, or
@@ -594,8 +652,36 @@ lh_count_own(struct lh_thread *t, struct lh_held *h)
 		return false;
 	if (!(own = own_of(lk, h->pc)) && !(own = own_place(t, lk, h)))
 		return false;
-	own_count(own);
+	own_count(own, false);
 	return true;
+}
+
+/*
+ * lh_count() of any other lock (counted in t's slot): gives h's call site
+ * a place among the node's own sites if it has none, for took_own() to
+ * count at when the slot holds another pair. A holder alone may move
+ * another site's place (own_place); a reader, who shares the lock with
+ * other readers counting there, only takes a free one.
+ */
+void
+lh_own_claim(struct lh_thread *t, const struct lh_held *h)
+{
+	struct lh_lock *lk = h->lock;
+
+	if (LH_UNLIKELY(lk->id != h->id) || lh_opt.stats == LH_STATS_HOLD || own_of(lk, h->pc))
+		return;
+	if (h->mode != LH_MODE_READ) {
+		own_place(t, lk, h);
+		return;
+	}
+	for (int k = 0; k < LH_LOCK_OWN; k++) {
+		uintptr_t free_ = 0;
+
+		if (atomic_compare_exchange_strong_explicit(&lk->own[k].pc, &free_, h->pc,
+							    memory_order_release,
+							    memory_order_relaxed))
+			return;
+	}
 }
 
 /* lh_took() for everything but the common case: the general path. */

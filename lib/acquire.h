@@ -96,18 +96,23 @@ lh_chain_at(const struct lh_thread *t, uint32_t i)
 
 /*
  * The node of the lock at addr and its id (*id), made if it is new; NULL:
- * untracked. A normal mutex keeps its node in itself (direct.h), which
- * spares the lock table's two dependent cache misses when a program takes
- * many locks in turn.
+ * untracked. A normal mutex and a process-private read-write lock keep
+ * their node in themselves (direct.h), which spares the lock table's two
+ * dependent cache misses when a program takes many locks in turn.
  */
 static inline struct lh_lock *
 lh_lock_of(struct lh_thread *t, const void *addr, enum lh_lock_type type, uint64_t *id)
 {
 	pthread_mutex_t *m = (pthread_mutex_t *)(uintptr_t)addr;
+	pthread_rwlock_t *rw = (pthread_rwlock_t *)(uintptr_t)addr;
 	bool direct = type == LH_TYPE_MUTEX && lh_direct(m);
+	bool named = type == LH_TYPE_RWLOCK && lh_rw_named(rw);
 	struct lh_lock *lk;
 
-	if (direct && (lk = lh_direct_node(m, id)) != NULL)
+	/* A name whose node has another id now is stale: the table knows. */
+	if (direct && (lk = lh_direct_node(m, id)) != NULL && LH_LIKELY(lk->id == *id))
+		return lk;
+	if (named && lh_rw_decode(rw, &lk, id) && LH_LIKELY(lk->id == *id))
 		return lk;
 	lk = lh_locktab_find(addr);
 	if (LH_UNLIKELY(!lk) && !(lk = lh_lock_slow(t, addr, type)))
@@ -115,6 +120,8 @@ lh_lock_of(struct lh_thread *t, const void *addr, enum lh_lock_type type, uint64
 	*id = lk->id;
 	if (direct)
 		lh_direct_set_node(m, lk, *id);
+	else if (named)
+		lh_rw_set_node(rw, lk, *id);
 	return lk;
 }
 
@@ -177,19 +184,25 @@ int lh_took_slow(const void *addr, uintptr_t pc, uintptr_t cfa, uint64_t how_typ
 #define LH_TOOK_TYPE(htm) ((unsigned)((htm) >> 48 & 0xffff))
 
 bool lh_count_own(struct lh_thread *t, struct lh_held *h);
+void lh_own_claim(struct lh_thread *t, const struct lh_held *h);
 
 /*
  * Counts the acquisition of held entry h, just committed, where it belongs:
  * a normal mutex taken exclusively in the lock's node, at one of its own
  * sites (lh_took_direct's fast path looks there), anything else in the
- * thread's statistics slot, which also caches the node for lh_took().
+ * thread's statistics slot, which also caches the node for lh_took(); its
+ * call site then gets an own site too, where lh_took() counts once the
+ * slot holds another pair.
  */
 static inline void
 lh_count(struct lh_thread *t, struct lh_held *h)
 {
-	if (h->mode == LH_MODE_WRITE && h->lock->type == LH_TYPE_MUTEX &&
-	    lh_direct((const pthread_mutex_t *)h->addr) && lh_count_own(t, h))
-		return;
+	if (h->lock->type == LH_TYPE_MUTEX && lh_direct((const pthread_mutex_t *)h->addr)) {
+		if (h->mode == LH_MODE_WRITE && lh_count_own(t, h))
+			return;
+	} else {
+		lh_own_claim(t, h);
+	}
 	lh_stat_count(t, h->lock, h->id, h->addr, h->pc);
 }
 

@@ -22,6 +22,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Normal mutexes' kind while they are taken inline, else -1. */
@@ -125,25 +127,59 @@ extern uint64_t lh_direct_key;
 extern uintptr_t lh_direct_mask; /* what the node's address is scrambled with */
 
 static inline uint64_t
-lh_direct_where(const pthread_mutex_t *m)
+lh_direct_where(const void *lock)
 {
-	return (uint64_t)(uintptr_t)m >> 3 & LH_DIRECT_ADDR_MASK;
+	return (uint64_t)(uintptr_t)lock >> 3 & LH_DIRECT_ADDR_MASK;
 }
+
+/* The two words of a lock that name its node, read and written whole. */
+typedef uint64_t __attribute__((may_alias)) lh_word;
+
+/* The node (*lk) and its id named by words w0 and w1 of the lock at addr,
+ * if they name one. */
+static inline bool
+lh_name_get(const lh_word *w0, const lh_word *w1, const void *addr, struct lh_lock **lk,
+	    uint64_t *id)
+{
+	uintptr_t n = (uintptr_t)__atomic_load_n(w0, __ATOMIC_RELAXED);
+	uint64_t x = __atomic_load_n(w1, __ATOMIC_RELAXED) ^ lh_direct_key;
+
+	if (n == 0 || (x & LH_DIRECT_ADDR_MASK) != lh_direct_where(addr))
+		return false;
+	*id = x >> 24;
+	*lk = (struct lh_lock *)(n ^ lh_direct_mask);
+	return true;
+}
+
+static inline void
+lh_name_set(lh_word *w0, lh_word *w1, const void *addr, const struct lh_lock *lk, uint64_t id)
+{
+	if (id >> LH_DIRECT_ID_BITS)
+		return; /* a trillion locks made: the table it is */
+	/* Relaxed atomics: another thread may look meanwhile (and write the
+	 * same words). */
+	__atomic_store_n(w0, (uint64_t)((uintptr_t)lk ^ lh_direct_mask), __ATOMIC_RELAXED);
+	__atomic_store_n(w1, (id << 24 | lh_direct_where(addr)) ^ lh_direct_key,
+			 __ATOMIC_RELAXED);
+}
+
+static inline void
+lh_name_clear(lh_word *w0, lh_word *w1)
+{
+	__atomic_store_n(w0, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(w1, 0, __ATOMIC_RELAXED);
+}
+
+/* A normal mutex's words: __list.__prev and __list.__next. */
+#define LH_MUTEX_WORDS(m)                                                                \
+	(lh_word *)(uintptr_t)&(m)->__data.__list.__prev,                                \
+		(lh_word *)(uintptr_t)&(m)->__data.__list.__next
 
 /* m's node (*lk) and its id, if it has them. */
 static inline bool
 lh_direct_decode(const pthread_mutex_t *m, struct lh_lock **lk, uint64_t *id)
 {
-	uintptr_t w0 = (uintptr_t)__atomic_load_n(&m->__data.__list.__prev, __ATOMIC_RELAXED);
-	uint64_t w1 = (uint64_t)(uintptr_t)__atomic_load_n(&m->__data.__list.__next,
-							  __ATOMIC_RELAXED) ^
-		      lh_direct_key;
-
-	if (w0 == 0 || (w1 & LH_DIRECT_ADDR_MASK) != lh_direct_where(m))
-		return false;
-	*id = w1 >> 24;
-	*lk = (struct lh_lock *)(w0 ^ lh_direct_mask);
-	return true;
+	return lh_name_get(LH_MUTEX_WORDS(m), m, lk, id);
 }
 
 /* m's node and its id, or NULL. */
@@ -158,25 +194,57 @@ lh_direct_node(const pthread_mutex_t *m, uint64_t *id)
 static inline void
 lh_direct_set_node(pthread_mutex_t *m, struct lh_lock *lk, uint64_t id)
 {
-	if (id >> LH_DIRECT_ID_BITS)
-		return; /* a trillion locks made: the table it is */
-	/* Relaxed atomics: another thread may look meanwhile (and write the
-	 * same words). */
-	__atomic_store_n(&m->__data.__list.__prev,
-			 (struct __pthread_internal_list *)((uintptr_t)lk ^ lh_direct_mask),
-			 __ATOMIC_RELAXED);
-	__atomic_store_n(&m->__data.__list.__next,
-			 (struct __pthread_internal_list *)(uintptr_t)((id << 24 |
-									lh_direct_where(m)) ^
-								       lh_direct_key),
-			 __ATOMIC_RELAXED);
+	lh_name_set(LH_MUTEX_WORDS(m), m, lk, id);
 }
 
 static inline void
 lh_direct_clear_node(pthread_mutex_t *m)
 {
-	__atomic_store_n(&m->__data.__list.__prev, NULL, __ATOMIC_RELAXED);
-	__atomic_store_n(&m->__data.__list.__next, NULL, __ATOMIC_RELAXED);
+	lh_name_clear(LH_MUTEX_WORDS(m));
+}
+
+/*
+ * A read-write lock names its node the same way, in two words that glibc
+ * reserves and never writes: __pad3 with __pad4 (one 8-byte word) and
+ * __pad2. pthread_rwlock_init and PTHREAD_RWLOCK_INITIALIZER zero them, and
+ * the start-up check makes sure glibc's calls leave them alone
+ * (lh_rw_named_on). Only in a process-private lock: another process's
+ * runtime has another key, and would read a node out of ours.
+ */
+extern _Atomic bool lh_rw_named_on;
+
+_Static_assert(offsetof(pthread_rwlock_t, __data.__pad4) ==
+		       offsetof(pthread_rwlock_t, __data.__pad3) + 4 &&
+		       offsetof(pthread_rwlock_t, __data.__pad3) % 8 == 0,
+	       "__pad3 and __pad4: one aligned 8-byte word");
+
+#define LH_RW_WORDS(rw)                                                                  \
+	(lh_word *)(uintptr_t)&(rw)->__data.__pad3, (lh_word *)(uintptr_t)&(rw)->__data.__pad2
+
+static inline bool
+lh_rw_named(const pthread_rwlock_t *rw)
+{
+	return atomic_load_explicit(&lh_rw_named_on, memory_order_relaxed) &&
+	       rw->__data.__shared == 0;
+}
+
+/* rw's node (*lk) and its id, if it has them; rw is lh_rw_named(). */
+static inline bool
+lh_rw_decode(const pthread_rwlock_t *rw, struct lh_lock **lk, uint64_t *id)
+{
+	return lh_name_get(LH_RW_WORDS(rw), rw, lk, id);
+}
+
+static inline void
+lh_rw_set_node(pthread_rwlock_t *rw, struct lh_lock *lk, uint64_t id)
+{
+	lh_name_set(LH_RW_WORDS(rw), rw, lk, id);
+}
+
+static inline void
+lh_rw_clear_node(pthread_rwlock_t *rw)
+{
+	lh_name_clear(LH_RW_WORDS(rw));
 }
 
 #endif /* LOCKHOUND_DIRECT_H */

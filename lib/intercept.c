@@ -203,6 +203,7 @@ lh_intercept_defer_to_tsan(void)
 	/* TSan sees every call */
 	atomic_store_explicit(&lh_direct_kind, -1, memory_order_relaxed);
 	atomic_store_explicit(&lh_direct_rw, false, memory_order_relaxed);
+	atomic_store_explicit(&lh_rw_named_on, false, memory_order_relaxed);
 #define DEFER(fn, name, params, args)                                                    \
 	{                                                                                \
 		void *p_ = next_symbol(name, NULL);                                      \
@@ -292,6 +293,50 @@ direct_rw_checks(void)
 	return ok && lh_direct_rdunlock(&rw) && readers_are(&rw, 0);
 }
 
+/* Whether rw's node words name node lk with id (or nothing: lk NULL). */
+static bool
+rw_names(const pthread_rwlock_t *rw, const struct lh_lock *lk, uint64_t id)
+{
+	struct lh_lock *got;
+	uint64_t got_id;
+
+	if (!lh_rw_decode(rw, &got, &got_id))
+		return lk == NULL;
+	return got == lk && got_id == id;
+}
+
+/* The node kept in a read-write lock (direct.h): glibc's calls leave its
+ * words alone, its init clears them, and a private lock is told from a
+ * shared one. */
+static bool
+rw_node_checks(void)
+{
+	pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
+	pthread_rwlockattr_t attr;
+	struct lh_lock *fake = (struct lh_lock *)&attr;
+	bool ok;
+
+	lh_rw_set_node(&rw, fake, 12345);
+	ok = rw_names(&rw, fake, 12345) && rw.__data.__shared == 0;
+	ok = ok && glibc_rwlock_rdlock(&rw) == 0 && glibc_rwlock_tryrdlock(&rw) == 0 &&
+	     glibc_rwlock_unlock(&rw) == 0 && glibc_rwlock_unlock(&rw) == 0;
+	ok = ok && glibc_rwlock_wrlock(&rw) == 0 && glibc_rwlock_unlock(&rw) == 0 &&
+	     glibc_rwlock_trywrlock(&rw) == 0 && glibc_rwlock_unlock(&rw) == 0;
+	/* (glibc leaves a free lock in its write phase after a writer) */
+	ok = ok && rw_names(&rw, fake, 12345) && rw.__data.__readers < LH_RW_READER &&
+	     rw.__data.__cur_writer == 0;
+	ok = ok && glibc_rwlock_destroy(&rw) == 0 && glibc_rwlock_init(&rw, NULL) == 0 &&
+	     rw_names(&rw, NULL, 0) && rw.__data.__shared == 0;
+	if (pthread_rwlockattr_init(&attr) != 0)
+		return false;
+	ok = ok && pthread_rwlockattr_setpshared(&attr, PTHREAD_PROCESS_SHARED) == 0 &&
+	     glibc_rwlock_destroy(&rw) == 0 && glibc_rwlock_init(&rw, &attr) == 0 &&
+	     rw.__data.__shared != 0;
+	pthread_rwlockattr_destroy(&attr);
+	glibc_rwlock_destroy(&rw);
+	return ok;
+}
+
 /* At start-up (lh_init_slow): whether glibc's locks are what direct.h
  * takes them for; if so, normal mutexes and read locks are taken inline
  * from now on. */
@@ -300,6 +345,7 @@ lh_intercept_direct_init(void)
 {
 	atomic_store_explicit(&lh_direct_kind, -1, memory_order_relaxed);
 	atomic_store_explicit(&lh_direct_rw, false, memory_order_relaxed);
+	atomic_store_explicit(&lh_rw_named_on, false, memory_order_relaxed);
 	if (!lh_opt.inline_locks || lh_tsan)
 		return;
 	if (!lh_direct_key) { /* once: mutexes keep words made with it */
@@ -315,6 +361,8 @@ lh_intercept_direct_init(void)
 	atomic_store_explicit(&lh_direct_rw, true, memory_order_relaxed);
 	if (!direct_rw_checks())
 		atomic_store_explicit(&lh_direct_rw, false, memory_order_relaxed);
+	if (rw_node_checks())
+		atomic_store_explicit(&lh_rw_named_on, true, memory_order_relaxed);
 }
 
 /* Whether normal mutexes and read locks are taken inline (for the tests). */
@@ -878,10 +926,22 @@ pthread_rwlock_init(pthread_rwlock_t *rw, const pthread_rwlockattr_t *attr)
 	INIT(LH_TYPE_RWLOCK, rw, real_rwlock_init(rw, attr));
 }
 
+/* glibc's destroy, and the node named in a private lock goes with it. */
+static int
+rwlock_destroy(pthread_rwlock_t *rw)
+{
+	bool named = lh_rw_named(rw);
+	int rc = real_rwlock_destroy(rw);
+
+	if (rc == 0 && named)
+		lh_rw_clear_node(rw);
+	return rc;
+}
+
 LH_EXPORT int
 pthread_rwlock_destroy(pthread_rwlock_t *rw)
 {
-	DESTROY(LH_TYPE_RWLOCK, rw, real_rwlock_destroy(rw));
+	DESTROY(LH_TYPE_RWLOCK, rw, rwlock_destroy(rw));
 }
 
 /* ---- spinlocks --------------------------------------------------------------- */

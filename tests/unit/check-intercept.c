@@ -510,6 +510,66 @@ START_TEST(test_mutex_keeps_its_node)
 }
 END_TEST
 
+/* A private read-write lock keeps its node in itself too (direct.h), in
+ * words glibc reserves; a copy is not taken for the original, destroy
+ * forgets, and a process-shared lock is never written (another process's
+ * runtime reads it too). */
+static void
+wrlock_elsewhere(pthread_rwlock_t *rw)
+{
+	ck_assert_int_eq(pthread_rwlock_wrlock(rw), 0);
+}
+
+START_TEST(test_rwlock_keeps_its_node)
+{
+	pthread_rwlock_t rw[2] = {PTHREAD_RWLOCK_INITIALIZER, PTHREAD_RWLOCK_INITIALIZER};
+	pthread_rwlock_t shared;
+	pthread_rwlockattr_t attr;
+	struct lh_lock *lk, *got;
+	uint64_t id;
+
+	ck_assert(lh_rw_named(&rw[0]));
+	ck_assert(!lh_rw_decode(&rw[0], &got, &id));
+	ck_assert_int_eq(pthread_rwlock_rdlock(&rw[0]), 0);
+	ck_assert_int_eq(pthread_rwlock_unlock(&rw[0]), 0);
+	lk = lh_locktab_find(&rw[0]);
+	ck_assert_ptr_nonnull(lk);
+	ck_assert(lh_rw_decode(&rw[0], &got, &id));
+	ck_assert_ptr_eq(got, lk);
+	ck_assert_uint_eq(id, lk->id);
+	wrlock_elsewhere(&rw[0]);
+	ck_assert_ptr_eq(top()->lock, lk);
+	ck_assert_int_eq(pthread_rwlock_unlock(&rw[0]), 0);
+
+	memcpy(&rw[1], &rw[0], sizeof(rw[0]));
+	ck_assert(!lh_rw_decode(&rw[1], &got, &id));
+	wrlock_elsewhere(&rw[1]);
+	ck_assert_ptr_ne(top()->lock, lk);
+	ck_assert_ptr_eq(top()->lock, lh_locktab_find(&rw[1]));
+	ck_assert_int_eq(pthread_rwlock_unlock(&rw[1]), 0);
+
+	ck_assert_int_eq(pthread_rwlock_destroy(&rw[0]), 0);
+	ck_assert(!lh_rw_decode(&rw[0], &got, &id));
+	ck_assert_uint_eq(rw[0].__data.__pad2, 0);
+	ck_assert_uint_eq(rw[0].__data.__pad3 | rw[0].__data.__pad4, 0);
+	ck_assert_int_eq(pthread_rwlock_destroy(&rw[1]), 0);
+
+	ck_assert_int_eq(pthread_rwlockattr_init(&attr), 0);
+	ck_assert_int_eq(pthread_rwlockattr_setpshared(&attr, PTHREAD_PROCESS_SHARED), 0);
+	ck_assert_int_eq(pthread_rwlock_init(&shared, &attr), 0);
+	ck_assert(!lh_rw_named(&shared));
+	for (int r = 0; r < ROUNDS; r++) {
+		ck_assert_int_eq(pthread_rwlock_rdlock(&shared), 0);
+		ck_assert_ptr_eq(top()->lock, lh_locktab_find(&shared));
+		ck_assert_int_eq(pthread_rwlock_unlock(&shared), 0);
+	}
+	ck_assert_uint_eq(shared.__data.__pad2, 0);
+	ck_assert_uint_eq(shared.__data.__pad3 | shared.__data.__pad4, 0);
+	ck_assert_int_eq(pthread_rwlock_destroy(&shared), 0);
+	pthread_rwlockattr_destroy(&attr);
+}
+END_TEST
+
 /* One lock+unlock of m from a call site of its own. */
 static __attribute__((noinline)) void
 take_at_a(pthread_mutex_t *m)
@@ -578,8 +638,10 @@ take_at_a_often(void *arg)
  */
 START_TEST(test_inline_mutex_counts_in_its_node)
 {
-	/* Recursive mutexes (slots, not own sites), far more than slots: one
-	 * of them takes m's slot at site c but once in 10^7. */
+	/* Recursive mutexes, far more than slots, made anew for each round:
+	 * a new lock's first acquisition counts in its slot (later ones at
+	 * its own site), and one of them takes m's slot at site c but once
+	 * in 10^7. */
 	enum { OTHERS = 4096 };
 	static pthread_mutex_t others[OTHERS];
 	pthread_mutexattr_t attr;
@@ -626,8 +688,11 @@ START_TEST(test_inline_mutex_counts_in_its_node)
 	/* c's slot evicted, a and b idle: c looks for a place each time, and
 	 * the third look finds a's idle since the two before. */
 	for (int r = 0; r < 3; r++) {
-		for (int i = 0; i < OTHERS; i++)
+		for (int i = 0; i < OTHERS; i++) {
+			if (r > 0)
+				ck_assert_int_eq(pthread_mutex_init(&others[i], &attr), 0);
 			take_at_c(&others[i]);
+		}
 		take_at_c(&m);
 	}
 	ck_assert_uint_ne(lk->own[0].pc, pc_a); /* c took a's place, the first idle */
@@ -647,10 +712,148 @@ START_TEST(test_inline_mutex_counts_in_its_node)
 }
 END_TEST
 
+/*
+ * Locks taken in turn, more than a thread has statistics slots: a slot
+ * keeps the pair whose general path took it last, and the other pairs
+ * that map to it count at their call site's own place in the node (found
+ * from the read-write lock itself, a spin lock's in the table), with no
+ * eviction. Readers share the lock and count with an atomic add, a spin
+ * lock's holder with a plain one; two threads taking the same locks lose
+ * no count either way.
+ */
+enum { IN_TURN = 1024, TURNS = 40 };
+static pthread_rwlock_t turn_rw[IN_TURN];
+static pthread_spinlock_t turn_spin[IN_TURN];
+
+/* One call site for each (the loop may be unrolled or peeled). */
+static __attribute__((noinline)) void
+take_in_turn_once(int i)
+{
+	ck_assert_int_eq(pthread_rwlock_rdlock(&turn_rw[i]), 0);
+	ck_assert_int_eq(pthread_rwlock_unlock(&turn_rw[i]), 0);
+	ck_assert_int_eq(pthread_spin_lock(&turn_spin[i]), 0);
+	ck_assert_int_eq(pthread_spin_unlock(&turn_spin[i]), 0);
+	__asm__ volatile("" ::: "memory");
+}
+
+static void *
+take_in_turn(void *arg)
+{
+	(void)arg;
+	for (int r = 0; r < TURNS; r++)
+		for (int i = 0; i < IN_TURN; i++)
+			take_in_turn_once(i);
+	return NULL;
+}
+
+START_TEST(test_locks_in_turn_count_in_their_nodes)
+{
+	char logpath[64];
+	pthread_t th[2];
+	long acq, sites[2];
+	uint64_t own[2] = {0, 0};
+
+	lh_opt.stats = LH_STATS_ON;
+	check_fresh_log(logpath, "turn");
+	for (int i = 0; i < IN_TURN; i++) {
+		ck_assert_int_eq(pthread_rwlock_init(&turn_rw[i], NULL), 0);
+		ck_assert_int_eq(pthread_spin_init(&turn_spin[i], PTHREAD_PROCESS_PRIVATE), 0);
+	}
+	for (int k = 0; k < 2; k++)
+		ck_assert_int_eq(pthread_create(&th[k], NULL, take_in_turn, NULL), 0);
+	for (int k = 0; k < 2; k++)
+		ck_assert_int_eq(pthread_join(th[k], NULL), 0);
+	for (int i = 0; i < IN_TURN; i++) {
+		const void *locks[] = {&turn_rw[i], (const void *)&turn_spin[i]};
+
+		for (int k = 0; k < 2; k++) {
+			struct lh_lock *lk = lh_locktab_find(locks[k]);
+
+			ck_assert_ptr_nonnull(lk);
+			ck_assert_uint_eq(lk->own[1].pc, 0); /* one call site */
+			own[k] += lk->own[0].n;
+		}
+	}
+	/* most acquisitions (of 80 a lock) found another pair in the slot */
+	ck_assert_uint_gt(own[0], 60 * IN_TURN);
+	ck_assert_uint_gt(own[1], 60 * IN_TURN);
+	lh_stats_report(false);
+	for (int i = 0; i < IN_TURN; i += IN_TURN / 8) {
+		const void *locks[] = {&turn_rw[i], (const void *)&turn_spin[i]};
+
+		for (int k = 0; k < 2; k++) {
+			struct lh_lock *lk = lh_locktab_find(locks[k]);
+
+			ck_assert_int_eq(own_record(check_slurp(logpath), lk->id, &acq, sites, 2), 1);
+			ck_assert_int_eq(acq, 2 * TURNS);
+			ck_assert_int_eq(sites[0], 2 * TURNS);
+		}
+	}
+	unlink(logpath);
+}
+END_TEST
+
+/*
+ * Readers of one lock count at the same own site together: threads whose
+ * slot for it holds another lock (one that maps to the same slot, taken
+ * once since) count every acquisition there, at the same time, and lose
+ * none.
+ */
+enum { TOGETHER = 100000, CANDIDATES = 4096 };
+static pthread_rwlock_t together = PTHREAD_RWLOCK_INITIALIZER;
+static pthread_rwlock_t candidates[CANDIDATES];
+
+static __attribute__((noinline)) void
+read_once(pthread_rwlock_t *rw)
+{
+	ck_assert_int_eq(pthread_rwlock_rdlock(rw), 0);
+	ck_assert_int_eq(pthread_rwlock_unlock(rw), 0);
+	__asm__ volatile("" ::: "memory");
+}
+
+static void *
+read_together(void *arg)
+{
+	read_once(&together); /* the thread's first: its general path, its slot */
+	read_once(arg);	      /* a new lock: the general path takes the slot */
+	for (int i = 0; i < TOGETHER; i++)
+		read_once(&together);
+	return NULL;
+}
+
+START_TEST(test_readers_count_together)
+{
+	pthread_rwlock_t *other[2];
+	struct lh_lock *lk;
+	pthread_t th[2];
+	uintptr_t pc;
+	int n = 0;
+
+	lh_opt.stats = LH_STATS_ON;
+	read_once(&together);
+	lk = lh_locktab_find(&together);
+	ck_assert_ptr_nonnull(lk);
+	pc = lk->own[0].pc;
+	ck_assert_uint_ne(pc, 0);
+	ck_assert_uint_eq(lk->own[0].n, 0); /* this one counted in the slot */
+	for (int i = 0; i < CANDIDATES && n < 2; i++)
+		if (lh_stat_index((uintptr_t)&candidates[i], pc) ==
+		    lh_stat_index((uintptr_t)&together, pc))
+			other[n++] = &candidates[i];
+	ck_assert_int_eq(n, 2);
+	for (int k = 0; k < 2; k++)
+		ck_assert_int_eq(pthread_create(&th[k], NULL, read_together, other[k]), 0);
+	for (int k = 0; k < 2; k++)
+		ck_assert_int_eq(pthread_join(th[k], NULL), 0);
+	ck_assert_uint_eq(lk->own[0].n, 2 * TOGETHER);
+}
+END_TEST
+
 /* inline_locks=0: every call goes to glibc, and is tracked the same. */
 START_TEST(test_inline_locks_off)
 {
 	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
 
 	lh_opt.inline_locks = 0;
 	lh_intercept_direct_init();
@@ -659,9 +862,17 @@ START_TEST(test_inline_locks_off)
 		ck_assert_int_eq(pthread_mutex_lock(&m), 0);
 		assert_top(&m, LH_BLOCKING, LH_MODE_WRITE, 1);
 		assert_fields(&m, 1, lh_gettid(), 1);
+		ck_assert_int_eq(pthread_rwlock_rdlock(&rw), 0);
+		assert_top(&rw, LH_BLOCKING, LH_MODE_READ, 1);
+		ck_assert_int_eq(pthread_rwlock_unlock(&rw), 0);
 		ck_assert_int_eq(pthread_mutex_unlock(&m), 0);
 		ck_assert_uint_eq(nheld(), 0);
 	}
+	/* nothing of the runtime's in the program's locks */
+	ck_assert_ptr_null(m.__data.__list.__prev);
+	ck_assert_ptr_null(m.__data.__list.__next);
+	ck_assert_uint_eq(rw.__data.__pad2, 0);
+	ck_assert_uint_eq(rw.__data.__pad3 | rw.__data.__pad4, 0);
 	lh_opt.inline_locks = 1;
 	lh_intercept_direct_init();
 	ck_assert(lh_intercept_inline_mutex());
@@ -728,6 +939,9 @@ intercept_suite(void)
 	tcase_add_test(tc, test_inline_unlock_wakes_a_sleeper);
 	tcase_add_test(tc, test_mutex_keeps_its_node);
 	tcase_add_test(tc, test_inline_mutex_counts_in_its_node);
+	tcase_add_test(tc, test_rwlock_keeps_its_node);
+	tcase_add_test(tc, test_locks_in_turn_count_in_their_nodes);
+	tcase_add_test(tc, test_readers_count_together);
 	tcase_add_test(tc, test_inline_read_lock_is_glibcs);
 	tcase_add_test(tc, test_last_reader_wakes_a_writer);
 	tcase_add_test(tc, test_inline_locks_off);
