@@ -28,6 +28,7 @@
 _Atomic int lh_direct_kind = -1;
 _Atomic bool lh_direct_rw;
 _Atomic bool lh_rw_named_on;
+_Atomic bool lh_mutex_named_on;
 uint64_t lh_direct_key;
 uintptr_t lh_direct_mask;
 
@@ -508,7 +509,7 @@ lh_took_direct(pthread_mutex_t *m, uintptr_t pc, uintptr_t cfa, uint64_t htm,
 /*
  * lh_took() of any other lock whose statistics slot for this call site
  * holds another (lock, site): the lock's node, named by the lock itself
- * (a read-write lock, direct.h) or found in the table, counts it at the
+ * (most mutexes and read-write locks, direct.h) or found in the table, counts it at the
  * call site's own place there (lh_count claimed it the first time), so
  * that a program taking many locks in turn does not evict a slot (and
  * write another lock's node) at every acquisition. A read lock counts
@@ -519,12 +520,17 @@ static __attribute__((noinline)) LH_NO_SLP int
 took_own(const void *addr, uintptr_t pc, uintptr_t cfa, uint64_t htm, struct lh_thread *t)
 {
 	const pthread_rwlock_t *rw = addr;
+	const pthread_mutex_t *m = addr;
+	unsigned type = LH_TOOK_TYPE(htm);
 	struct lh_lock_own *own;
 	struct lh_lock *lk;
 	uint64_t id;
 
-	if (LH_TOOK_TYPE(htm) == LH_TYPE_RWLOCK && lh_rw_named(rw)) {
+	if (type == LH_TYPE_RWLOCK && lh_rw_named(rw)) {
 		if (!lh_rw_decode(rw, &lk, &id))
+			goto slow;
+	} else if ((type == LH_TYPE_MUTEX || type == LH_TYPE_MTX) && lh_mutex_named(m)) {
+		if (!lh_direct_decode(m, &lk, &id))
 			goto slow;
 	} else if ((lk = lh_locktab_find(addr)) != NULL) {
 		id = lk->id;

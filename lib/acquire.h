@@ -96,8 +96,8 @@ lh_chain_at(const struct lh_thread *t, uint32_t i)
 
 /*
  * The node of the lock at addr and its id (*id), made if it is new; NULL:
- * untracked. A normal mutex and a process-private read-write lock keep
- * their node in themselves (direct.h), which spares the lock table's two
+ * untracked. Most mutexes and process-private read-write locks keep their
+ * node in themselves (direct.h), which spares the lock table's two
  * dependent cache misses when a program takes many locks in turn.
  */
 static inline struct lh_lock *
@@ -105,7 +105,7 @@ lh_lock_of(struct lh_thread *t, const void *addr, enum lh_lock_type type, uint64
 {
 	pthread_mutex_t *m = (pthread_mutex_t *)(uintptr_t)addr;
 	pthread_rwlock_t *rw = (pthread_rwlock_t *)(uintptr_t)addr;
-	bool direct = type == LH_TYPE_MUTEX && lh_direct(m);
+	bool direct = (type == LH_TYPE_MUTEX || type == LH_TYPE_MTX) && lh_mutex_named(m);
 	bool named = type == LH_TYPE_RWLOCK && lh_rw_named(rw);
 	struct lh_lock *lk;
 

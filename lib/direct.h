@@ -204,6 +204,27 @@ lh_direct_clear_node(pthread_mutex_t *m)
 }
 
 /*
+ * Mutexes of the other plain kinds (recursive, error-checking, adaptive:
+ * private, not robust, no protocol), and C11 mutexes (a pthread_mutex_t
+ * inside), keep the name in __list too, where the start-up check finds
+ * that glibc's calls of each kind leave it (lh_mutex_named_on); they are
+ * still taken through glibc's calls. A normal mutex taken inline always
+ * does.
+ */
+extern _Atomic bool lh_mutex_named_on;
+
+/* The kind bits of those: the type, and glibc's "no elision" flag, which
+ * its init sets for an explicit PTHREAD_MUTEX_NORMAL. */
+#define LH_MUTEX_NAMED_KINDS (3 | 512)
+
+static inline bool
+lh_mutex_named(const pthread_mutex_t *m)
+{
+	return lh_direct(m) || ((m->__data.__kind & ~LH_MUTEX_NAMED_KINDS) == 0 &&
+				atomic_load_explicit(&lh_mutex_named_on, memory_order_relaxed));
+}
+
+/*
  * A read-write lock names its node the same way, in two words that glibc
  * reserves and never writes: __pad3 with __pad4 (one 8-byte word) and
  * __pad2. pthread_rwlock_init and PTHREAD_RWLOCK_INITIALIZER zero them, and

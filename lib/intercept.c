@@ -204,6 +204,7 @@ lh_intercept_defer_to_tsan(void)
 	atomic_store_explicit(&lh_direct_kind, -1, memory_order_relaxed);
 	atomic_store_explicit(&lh_direct_rw, false, memory_order_relaxed);
 	atomic_store_explicit(&lh_rw_named_on, false, memory_order_relaxed);
+	atomic_store_explicit(&lh_mutex_named_on, false, memory_order_relaxed);
 #define DEFER(fn, name, params, args)                                                    \
 	{                                                                                \
 		void *p_ = next_symbol(name, NULL);                                      \
@@ -293,6 +294,41 @@ direct_rw_checks(void)
 	return ok && lh_direct_rdunlock(&rw) && readers_are(&rw, 0);
 }
 
+/* The node kept in mutexes of the four plain kinds (direct.h): glibc's
+ * calls of each kind leave __list alone, and its init clears it. */
+static bool
+mutex_kinds_checks(void)
+{
+	pthread_mutexattr_t attr;
+	struct lh_lock *fake = (struct lh_lock *)&attr;
+	bool ok = pthread_mutexattr_init(&attr) == 0;
+	uint64_t id;
+
+	for (int kind = PTHREAD_MUTEX_NORMAL; ok && kind <= PTHREAD_MUTEX_ADAPTIVE_NP; kind++) {
+		bool rec = kind == PTHREAD_MUTEX_RECURSIVE;
+		pthread_mutex_t m;
+		int made;
+
+		ok = pthread_mutexattr_settype(&attr, kind) == 0 &&
+		     glibc_mutex_init(&m, &attr) == 0;
+		made = m.__data.__kind; /* (an explicit NORMAL: no elision, 512) */
+		ok = ok && (made & 3) == kind && (made & ~LH_MUTEX_NAMED_KINDS) == 0;
+		if (!ok)
+			break;
+		lh_direct_set_node(&m, fake, 777);
+		ok = glibc_mutex_lock(&m) == 0 && glibc_mutex_trylock(&m) == (rec ? 0 : EBUSY) &&
+		     (!rec || glibc_mutex_unlock(&m) == 0) && glibc_mutex_unlock(&m) == 0 &&
+		     glibc_mutex_trylock(&m) == 0 && glibc_mutex_unlock(&m) == 0;
+		ok = ok && lh_direct_node(&m, &id) == fake && id == 777 && m.__data.__kind == made &&
+		     m.__data.__owner == 0 && m.__data.__lock == 0;
+		ok = ok && glibc_mutex_destroy(&m) == 0 && glibc_mutex_init(&m, &attr) == 0 &&
+		     lh_direct_node(&m, &id) == NULL;
+		glibc_mutex_destroy(&m);
+	}
+	pthread_mutexattr_destroy(&attr);
+	return ok;
+}
+
 /* Whether rw's node words name node lk with id (or nothing: lk NULL). */
 static bool
 rw_names(const pthread_rwlock_t *rw, const struct lh_lock *lk, uint64_t id)
@@ -346,6 +382,7 @@ lh_intercept_direct_init(void)
 	atomic_store_explicit(&lh_direct_kind, -1, memory_order_relaxed);
 	atomic_store_explicit(&lh_direct_rw, false, memory_order_relaxed);
 	atomic_store_explicit(&lh_rw_named_on, false, memory_order_relaxed);
+	atomic_store_explicit(&lh_mutex_named_on, false, memory_order_relaxed);
 	if (!lh_opt.inline_locks || lh_tsan)
 		return;
 	if (!lh_direct_key) { /* once: mutexes keep words made with it */
@@ -363,6 +400,8 @@ lh_intercept_direct_init(void)
 		atomic_store_explicit(&lh_direct_rw, false, memory_order_relaxed);
 	if (rw_node_checks())
 		atomic_store_explicit(&lh_rw_named_on, true, memory_order_relaxed);
+	if (mutex_kinds_checks())
+		atomic_store_explicit(&lh_mutex_named_on, true, memory_order_relaxed);
 }
 
 /* Whether normal mutexes and read locks are taken inline (for the tests). */
@@ -829,14 +868,14 @@ pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr)
 	INIT(LH_TYPE_MUTEX, m, real_mutex_init(m, attr));
 }
 
-/* glibc's destroy, and the node kept in a normal mutex goes with it. */
+/* glibc's destroy, and the node named in the mutex goes with it. */
 static int
 mutex_destroy(pthread_mutex_t *m)
 {
-	bool direct = lh_direct(m);
+	bool named = lh_mutex_named(m);
 	int rc = real_mutex_destroy(m);
 
-	if (rc == 0 && direct)
+	if (rc == 0 && named)
 		lh_direct_clear_node(m);
 	return rc;
 }
@@ -1032,6 +1071,12 @@ mtx_destroy(mtx_t *m)
 		lh_misuse_destroy(m, LH_TYPE_MTX, CFA());
 		lh_on_destroy(m);
 		lh_leave(t);
+	}
+	/* (an mtx_t is a pthread_mutex_t inside: the name in it goes too) */
+	if (lh_mutex_named((pthread_mutex_t *)(void *)m)) {
+		real.mtx_destroy(m);
+		lh_direct_clear_node((pthread_mutex_t *)(void *)m);
+		return;
 	}
 	real.mtx_destroy(m);
 }

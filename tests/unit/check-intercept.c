@@ -510,6 +510,54 @@ START_TEST(test_mutex_keeps_its_node)
 }
 END_TEST
 
+/* The other plain kinds of mutex, C11's among them, keep their node in
+ * __list too; a process-shared one never has it written. */
+START_TEST(test_other_mutexes_keep_their_node)
+{
+	const int kinds[] = {PTHREAD_MUTEX_NORMAL, PTHREAD_MUTEX_RECURSIVE,
+			     PTHREAD_MUTEX_ERRORCHECK, PTHREAD_MUTEX_ADAPTIVE_NP};
+	pthread_mutexattr_t attr;
+	pthread_mutex_t m;
+	uint64_t id;
+	mtx_t c;
+
+	ck_assert_int_eq(pthread_mutexattr_init(&attr), 0);
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		ck_assert_int_eq(pthread_mutexattr_settype(&attr, kinds[k]), 0);
+		ck_assert_int_eq(pthread_mutex_init(&m, &attr), 0);
+		ck_assert_ptr_null(lh_direct_node(&m, &id));
+		for (int r = 0; r < ROUNDS; r++) {
+			ck_assert_int_eq(pthread_mutex_lock(&m), 0);
+			ck_assert_ptr_eq(top()->lock, lh_locktab_find(&m));
+			ck_assert_int_eq(pthread_mutex_unlock(&m), 0);
+		}
+		ck_assert_ptr_eq(lh_direct_node(&m, &id), lh_locktab_find(&m));
+		ck_assert_int_eq(pthread_mutex_destroy(&m), 0);
+		ck_assert_ptr_null(m.__data.__list.__prev);
+		ck_assert_ptr_null(m.__data.__list.__next);
+	}
+	ck_assert_int_eq(mtx_init(&c, mtx_plain | mtx_recursive), thrd_success);
+	ck_assert_int_eq(mtx_lock(&c), thrd_success);
+	ck_assert_int_eq(mtx_unlock(&c), thrd_success);
+	ck_assert_ptr_eq(lh_direct_node((pthread_mutex_t *)(void *)&c, &id), lh_locktab_find(&c));
+	mtx_destroy(&c);
+	ck_assert_ptr_null(lh_direct_node((pthread_mutex_t *)(void *)&c, &id));
+
+	ck_assert_int_eq(pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE), 0);
+	ck_assert_int_eq(pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED), 0);
+	ck_assert_int_eq(pthread_mutex_init(&m, &attr), 0);
+	for (int r = 0; r < ROUNDS; r++) {
+		ck_assert_int_eq(pthread_mutex_lock(&m), 0);
+		ck_assert_ptr_eq(top()->lock, lh_locktab_find(&m));
+		ck_assert_int_eq(pthread_mutex_unlock(&m), 0);
+	}
+	ck_assert_ptr_null(m.__data.__list.__prev);
+	ck_assert_ptr_null(m.__data.__list.__next);
+	ck_assert_int_eq(pthread_mutex_destroy(&m), 0);
+	pthread_mutexattr_destroy(&attr);
+}
+END_TEST
+
 /* A private read-write lock keeps its node in itself too (direct.h), in
  * words glibc reserves; a copy is not taken for the original, destroy
  * forgets, and a process-shared lock is never written (another process's
@@ -853,6 +901,7 @@ END_TEST
 START_TEST(test_inline_locks_off)
 {
 	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	pthread_mutex_t rec = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 	pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
 
 	lh_opt.inline_locks = 0;
@@ -864,6 +913,8 @@ START_TEST(test_inline_locks_off)
 		assert_fields(&m, 1, lh_gettid(), 1);
 		ck_assert_int_eq(pthread_rwlock_rdlock(&rw), 0);
 		assert_top(&rw, LH_BLOCKING, LH_MODE_READ, 1);
+		ck_assert_int_eq(pthread_mutex_lock(&rec), 0);
+		ck_assert_int_eq(pthread_mutex_unlock(&rec), 0);
 		ck_assert_int_eq(pthread_rwlock_unlock(&rw), 0);
 		ck_assert_int_eq(pthread_mutex_unlock(&m), 0);
 		ck_assert_uint_eq(nheld(), 0);
@@ -871,6 +922,8 @@ START_TEST(test_inline_locks_off)
 	/* nothing of the runtime's in the program's locks */
 	ck_assert_ptr_null(m.__data.__list.__prev);
 	ck_assert_ptr_null(m.__data.__list.__next);
+	ck_assert_ptr_null(rec.__data.__list.__prev);
+	ck_assert_ptr_null(rec.__data.__list.__next);
 	ck_assert_uint_eq(rw.__data.__pad2, 0);
 	ck_assert_uint_eq(rw.__data.__pad3 | rw.__data.__pad4, 0);
 	lh_opt.inline_locks = 1;
@@ -939,6 +992,7 @@ intercept_suite(void)
 	tcase_add_test(tc, test_inline_unlock_wakes_a_sleeper);
 	tcase_add_test(tc, test_mutex_keeps_its_node);
 	tcase_add_test(tc, test_inline_mutex_counts_in_its_node);
+	tcase_add_test(tc, test_other_mutexes_keep_their_node);
 	tcase_add_test(tc, test_rwlock_keeps_its_node);
 	tcase_add_test(tc, test_locks_in_turn_count_in_their_nodes);
 	tcase_add_test(tc, test_readers_count_together);
