@@ -28,7 +28,9 @@
  *                (rss_locks_kb: first use of every lock; rss_orders_kb: the
  *                orders) and setup_s.
  *   locks-random LOCKS mutexes (-l, default 10,000), one at a time, at
- *                random: per-object locks, no order between them
+ *                random: per-object locks, no order between them; -k KIND
+ *                takes other locks instead: recursive (mutexes), read or
+ *                write (rwlocks' read or write locks), spin
  *   locks10k-hot the same graph, but the timed phase takes random pairs
  *                among the first HOT (-w, default 64) of the recorded ones
  *                only: a small working set of known orders in a big graph
@@ -58,6 +60,7 @@ struct params {
 	long orders;
 	long threads;
 	long hot; /* locks10k-hot: the pairs of the timed phase */
+	const char *kind; /* locks-random: mutex, recursive, read, write, spin */
 };
 
 /* What a case reports. */
@@ -324,6 +327,70 @@ run_locks10k_hot(void)
 
 /* ---- locks-random: many locks, one at a time ------------------------------- */
 
+enum any_kind { ANY_MUTEX, ANY_RECURSIVE, ANY_READ, ANY_WRITE, ANY_SPIN };
+
+static const char *const any_kinds[] = {"mutex", "recursive", "read", "write", "spin"};
+
+/* The size of a lock of kind: the locks lie side by side, as in an array
+ * of them in a program. */
+static size_t
+any_size(enum any_kind kind)
+{
+	return kind == ANY_READ || kind == ANY_WRITE ? sizeof(pthread_rwlock_t)
+	       : kind == ANY_SPIN		      ? sizeof(pthread_spinlock_t)
+						      : sizeof(pthread_mutex_t);
+}
+
+static inline void
+any_lock_unlock(void *l, enum any_kind kind)
+{
+	switch (kind) {
+	case ANY_MUTEX:
+	case ANY_RECURSIVE:
+		pthread_mutex_lock(l);
+		pthread_mutex_unlock(l);
+		break;
+	case ANY_READ:
+		pthread_rwlock_rdlock(l);
+		pthread_rwlock_unlock(l);
+		break;
+	case ANY_WRITE:
+		pthread_rwlock_wrlock(l);
+		pthread_rwlock_unlock(l);
+		break;
+	case ANY_SPIN:
+		pthread_spin_lock(l);
+		pthread_spin_unlock(l);
+		break;
+	}
+}
+
+static void
+any_init(void *l, enum any_kind kind)
+{
+	pthread_mutexattr_t attr;
+
+	switch (kind) {
+	case ANY_MUTEX:
+		check("pthread_mutex_init", pthread_mutex_init(l, NULL));
+		break;
+	case ANY_RECURSIVE:
+		check("pthread_mutexattr_init", pthread_mutexattr_init(&attr));
+		check("pthread_mutexattr_settype",
+		      pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE));
+		check("pthread_mutex_init", pthread_mutex_init(l, &attr));
+		pthread_mutexattr_destroy(&attr);
+		break;
+	case ANY_READ:
+	case ANY_WRITE:
+		check("pthread_rwlock_init", pthread_rwlock_init(l, NULL));
+		break;
+	case ANY_SPIN:
+		check("pthread_spin_init", pthread_spin_init(l, PTHREAD_PROCESS_PRIVATE));
+		break;
+	}
+}
+
 static NOINLINE void
 timed_locks_random(pthread_mutex_t *m, long nlocks, long ops, uint64_t seed)
 {
@@ -335,28 +402,49 @@ timed_locks_random(pthread_mutex_t *m, long nlocks, long ops, uint64_t seed)
 	}
 }
 
+/* The same loop for the other kinds (a loop of its own, so that the
+ * mutex row's code stays what it was). */
+static NOINLINE void
+timed_any_random(char *locks, enum any_kind kind, long nlocks, long ops, uint64_t seed)
+{
+	size_t size = any_size(kind);
+
+	for (long i = 0; i < ops; i++)
+		any_lock_unlock(locks + rng_next(&seed) % (uint64_t)nlocks * size, kind);
+}
+
 static void
 run_locks_random(void)
 {
-	pthread_mutex_t *m = malloc((size_t)P.locks * sizeof(*m));
+	enum any_kind kind = ANY_MUTEX;
+	size_t size;
+	char *locks;
 	double c0, w0;
 
-	if (!m)
-		die("malloc", ENOMEM);
-	for (long i = 0; i < P.locks; i++)
-		check("pthread_mutex_init", pthread_mutex_init(&m[i], NULL));
-	for (int pass = 0; pass < 2; pass++) /* warm-up: first use is the slow path */
-		for (long i = 0; i < P.locks; i++) {
-			pthread_mutex_lock(&m[i]);
-			pthread_mutex_unlock(&m[i]);
+	while (strcmp(P.kind, any_kinds[kind]) != 0)
+		if (++kind > ANY_SPIN) {
+			fprintf(stderr, "lhbench: -k %s: not mutex, recursive, read, write or spin\n",
+				P.kind);
+			exit(2);
 		}
+	size = any_size(kind);
+	if (!(locks = calloc((size_t)P.locks, size)))
+		die("calloc", ENOMEM);
+	for (long i = 0; i < P.locks; i++)
+		any_init(locks + (size_t)i * size, kind);
+	for (int pass = 0; pass < 2; pass++) /* warm-up: first use is the slow path */
+		for (long i = 0; i < P.locks; i++)
+			any_lock_unlock(locks + (size_t)i * size, kind);
 	c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
 	w0 = now_ns(CLOCK_MONOTONIC);
-	timed_locks_random(m, P.locks, P.ops, 11);
+	if (kind == ANY_MUTEX)
+		timed_locks_random((pthread_mutex_t *)(void *)locks, P.locks, P.ops, 11);
+	else
+		timed_any_random(locks, kind, P.locks, P.ops, 11);
 	R.cpu_ns = now_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
 	R.wall_ns = now_ns(CLOCK_MONOTONIC) - w0;
 	R.ops = P.ops;
-	snprintf(R.extra, sizeof(R.extra), "locks=%ld", P.locks);
+	snprintf(R.extra, sizeof(R.extra), "locks=%ld kind=%s", P.locks, P.kind);
 }
 
 /* ---- threads: contended and threads64 ------------------------------------- */
@@ -513,7 +601,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: lhbench [-n OPS] [-d DEPTH] [-l LOCKS] [-o ORDERS] [-t THREADS] [-w HOT] "
-		   "CASE\n"
+		   "[-k KIND] CASE\n"
 		   "cases:");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		fprintf(f, " %s", cases[i].name);
@@ -549,7 +637,8 @@ main(int argc, char **argv)
 	P.orders = 1000000;
 	P.threads = 64;
 	P.hot = 64;
-	while ((c = getopt(argc, argv, "hn:d:l:o:t:w:")) != -1) {
+	P.kind = "mutex";
+	while ((c = getopt(argc, argv, "hn:d:l:o:t:w:k:")) != -1) {
 		switch (c) {
 		case 'n':
 			P.ops = number("-n", optarg, 1, 1L << 40);
@@ -568,6 +657,9 @@ main(int argc, char **argv)
 			break;
 		case 'w':
 			P.hot = number("-w", optarg, 1, 100000000);
+			break;
+		case 'k':
+			P.kind = optarg;
 			break;
 		case 'h':
 			usage(stdout);

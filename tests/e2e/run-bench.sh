@@ -55,5 +55,16 @@ rc=0
 expect_eq "lhbench: bad -w exits 2" 2 "$rc"
 check "lhbench: locks10k-hot names its working set" \
 	sh -c '"$1" -n 2000 -l 100 -o 500 -w 16 locks10k-hot | grep -q " hot=16"' sh "$TMP/build/lhbench"
+rc=0
+"$TMP/build/lhbench" -k bogus locks-random >/dev/null 2>"$TMP/kind.err" || rc=$?
+expect_eq "lhbench: bad -k exits 2" 2 "$rc"
+check "lhbench: names the kind" grep -q -- "-k bogus: not mutex" "$TMP/kind.err"
+# The other kinds of locks-random, under the runtime: each takes its locks.
+for kind in recursive read write spin; do
+	LD_PRELOAD="$LH_LIB" "$TMP/build/lhbench" -n 20000 -l 1000 -k "$kind" locks-random \
+		>"$TMP/kind.out" 2>"$TMP/kind.err"
+	check "lhbench: locks-random -k $kind" grep -q "ops=20000 .* locks=1000 kind=$kind" "$TMP/kind.out"
+	expect_eq "lhbench: -k $kind: no finding" "" "$(cat "$TMP/kind.err")"
+done
 
 finish
