@@ -836,6 +836,7 @@ enum no_answer {
 	NA_NOSIGNALS, /* dumps by signal are off: nobody is asked */
 	NA_FULL,      /* more threads than slots */
 	NA_SEND,      /* the request could not be sent (signal queue full) */
+	NA_INCALL,    /* in a call the signal would end (dump_interrupt=0) */
 };
 
 struct dheld {
@@ -852,6 +853,7 @@ struct dthread {
 	int no_answer;
 	char sched; /* /proc state of a thread that did not answer */
 	bool answered, gone, self, tracked, dead;
+	const char *in_call; /* NA_INCALL: the call, as call_a_signal_ends names it */
 	bool blocking_seen; /* at the last check: the signal blocked and pending */
 	const struct lh_frame *frames;
 	int nframes;
@@ -1062,11 +1064,16 @@ check_pending(struct dump *d)
 	}
 }
 
+static const char *call_a_signal_ends(pid_t tid);
+
 /*
  * Phase one: the list of threads and their stacks. Every thread but the
  * dump thread is listed; the collector unwinds itself (from self_cfa);
  * the others are asked with the runtime's signal and waited for, at most
- * ANSWER_MS. Returns 0 or a negative errno.
+ * ANSWER_MS, but with dump_interrupt=0 not those in a call that the signal
+ * would end early (a sleep, poll, epoll_wait, a socket call...): they are
+ * shown with that call and their locks, without a stack. Returns 0 or a
+ * negative errno.
  */
 static int
 collect(struct dump *d, uintptr_t self_cfa)
@@ -1120,6 +1127,11 @@ collect(struct dump *d, uintptr_t self_cfa)
 				continue;
 			}
 			set_blocker(dt->tid, false);
+		}
+		/* dump_interrupt=0: a signal must not end its sleep early */
+		if (!lh_opt.dump_interrupt && (dt->in_call = call_a_signal_ends(dt->tid)) != NULL) {
+			dt->no_answer = NA_INCALL;
+			continue;
 		}
 		if ((k = free_slot(&cursor)) < 0) {
 			dt->no_answer = NA_FULL;
@@ -1578,6 +1590,11 @@ text_state(struct lh_buf *b, struct dump *d, const struct dthread *dt)
 		lh_text_object(b, "barrier", dt->wait.addr);
 		break;
 	default:
+		if (dt->no_answer == NA_INCALL) { /* (what /proc said) */
+			lh_buf_puts(b, "in ");
+			lh_buf_puts(b, dt->in_call);
+			return;
+		}
 		lh_buf_puts(b, "running");
 		return;
 	}
@@ -1666,6 +1683,9 @@ text_stack(struct lh_buf *b, const struct dthread *dt)
 		break;
 	case NA_SEND:
 		lh_buf_puts(b, "the signal could not be sent");
+		break;
+	case NA_INCALL:
+		lh_buf_puts(b, "not asked, so that its call goes on (dump_interrupt=0)");
 		break;
 	case NA_TIMEOUT:
 		lh_buf_puts(b, "the thread did not answer within ");
@@ -1813,7 +1833,7 @@ state_name(const struct dthread *dt)
 }
 
 static const char *const no_answer_names[] = {
-    "", "timeout", "blocked", "stopped", "no-signals", "too-many", "send-failed"};
+    "", "timeout", "blocked", "stopped", "no-signals", "too-many", "send-failed", "in-call"};
 
 static void
 json_thread(struct lh_buf *j, struct dump *d, const struct dthread *dt)
@@ -1910,8 +1930,14 @@ json_thread(struct lh_buf *j, struct dump *d, const struct dthread *dt)
 			lh_buf_puts(j, ",\"stack_truncated\":true");
 	} else if (!dt->dead) {
 		lh_buf_puts(j, ",\"no_answer\":\"");
-		lh_buf_puts(j, no_answer_names[dt->no_answer < 7 ? dt->no_answer : 0]);
+		lh_buf_puts(j, no_answer_names[(size_t)dt->no_answer < LH_ARRAY_SIZE(no_answer_names)
+						       ? dt->no_answer
+						       : 0]);
 		lh_buf_putc(j, '"');
+		if (dt->no_answer == NA_INCALL) {
+			lh_buf_puts(j, ",\"in_call\":");
+			lh_buf_put_json_str(j, dt->in_call);
+		}
 	}
 	lh_buf_putc(j, '}');
 }

@@ -106,6 +106,7 @@ struct lh_options {
 	int race_sample;	    /* race.c: 1 in N accesses watched; 0 = off */
 	int race_delay;		    /* race.c: how long a watch waits, in us */
 	int inline_locks;	    /* intercept.c: mutexes and read locks inline */
+	int dump_interrupt;	    /* dump.c: 0 leaves threads in calls a signal ends */
 };
 
 enum lh_stats_mode {

@@ -41,6 +41,7 @@ static const struct opt opts[] = {
 	{"race_sample", OPT_INT, offsetof(struct lh_options, race_sample), 0, 1000000000, NULL},
 	{"race_delay", OPT_INT, offsetof(struct lh_options, race_delay), 1, 1000000, NULL},
 	{"inline_locks", OPT_INT, offsetof(struct lh_options, inline_locks), 0, 1, NULL},
+	{"dump_interrupt", OPT_INT, offsetof(struct lh_options, dump_interrupt), 0, 1, NULL},
 };
 
 void
@@ -53,6 +54,7 @@ lh_options_defaults(struct lh_options *o)
 	o->race_sample = LH_RACE_SAMPLE_DEFAULT;
 	o->race_delay = LH_RACE_DELAY_DEFAULT;
 	o->inline_locks = 1;
+	o->dump_interrupt = 1;
 }
 
 static const struct opt *

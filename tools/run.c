@@ -31,7 +31,8 @@ usage_run(void)
 	       "  --stats=off|on|hold contention profiling (hold: also hold times)\n"
 	       "  --on_deadlock=report|abort\n"
 	       "                    abort (with a core) when a thread can never return\n"
-	       "  --dump_signal=SIG the thread-dump signal (default SIGUSR1; 0: none)\n\n"
+	       "  --dump_signal=SIG the thread-dump signal (default SIGUSR1; 0: none)\n"
+	       "  --dump_interrupt=0 dumps leave sleeping and polling threads alone\n\n"
 	       "Exits with PROG's status; 2 if PROG cannot be run or an option is bad.\n");
 }
 

@@ -1,17 +1,22 @@
 /*
  * A dump that cuts a sleep short:
  *
- *   napper RTSIG GOFILE
+ *   napper RTSIG GOFILE [SECONDS]
  *
- * A worker takes nap_lock and sleeps once, for a minute; main waits for it
+ * A worker takes nap_lock and sleeps once, for a minute (or SECONDS), and
+ * main says after joining it whether the sleep was whole or cut short
+ * ("nap: whole", "nap: interrupted"); main waits for it
  * with RTSIG (the runtime's own signal) blocked, so that a dump waits for
  * main's answer a while (it asks /proc twice before giving up on a thread
  * that blocks the signal). The dump's signal cuts the worker's sleep short
  * (EINTR, as for any handler): it lets nap_lock go and ends while the dump
  * waits; main prints "joined" and waits for GOFILE. Expected: the dump
  * shows the worker holding nap_lock, as its stack shows it asleep, not a
- * thread that holds nothing.
+ * thread that holds nothing. With dump_interrupt=0 the dump leaves the
+ * worker's sleep alone: it shows the worker holding nap_lock in
+ * clock_nanosleep, without a stack, and the sleep is whole.
  */
+#include <errno.h>
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
@@ -25,16 +30,19 @@
 
 static pthread_mutex_t nap_lock = PTHREAD_MUTEX_INITIALIZER;
 static volatile pid_t napper_tid;
+static time_t nap_seconds = 60;
+static int nap_interrupted;
 
 __attribute__((noinline)) static void *
 napper(void *arg)
 {
-	struct timespec minute = {60, 0};
+	struct timespec nap = {nap_seconds, 0};
 
 	(void)arg;
 	pthread_mutex_lock(&nap_lock);
 	napper_tid = (pid_t)syscall(SYS_gettid);
-	nanosleep(&minute, NULL); /* once: a signal ends it */
+	/* once: a signal ends it */
+	nap_interrupted = nanosleep(&nap, NULL) != 0 && errno == EINTR;
 	pthread_mutex_unlock(&nap_lock);
 	return NULL;
 }
@@ -67,10 +75,12 @@ main(int argc, char **argv)
 	sigset_t rt;
 	pthread_t t;
 
-	if (argc != 3 || atoi(argv[1]) < SIGRTMIN || atoi(argv[1]) > SIGRTMAX) {
-		fprintf(stderr, "usage: napper RTSIG GOFILE\n");
+	if (argc < 3 || argc > 4 || atoi(argv[1]) < SIGRTMIN || atoi(argv[1]) > SIGRTMAX) {
+		fprintf(stderr, "usage: napper RTSIG GOFILE [SECONDS]\n");
 		return 2;
 	}
+	if (argc == 4)
+		nap_seconds = atoi(argv[3]);
 	pthread_create(&t, NULL, napper, NULL);
 	sigemptyset(&rt);
 	sigaddset(&rt, atoi(argv[1]));
@@ -80,7 +90,7 @@ main(int argc, char **argv)
 	printf("ready\n");
 	fflush(stdout);
 	pthread_join(t, NULL);
-	printf("joined\n");
+	printf("nap: %s\njoined\n", nap_interrupted ? "interrupted" : "whole");
 	fflush(stdout);
 	while (access(argv[2], F_OK) != 0)
 		nanosleep(&ms, NULL);

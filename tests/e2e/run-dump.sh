@@ -170,7 +170,7 @@ kill -USR1 "$pid"
 waitfor "$TMP/napper.out" '^joined$'
 waitfor "$TMP/napper.$pid.log" '"kind":"thread-dump"'
 release napper
-expect_eq "napper: its sleep cut short, the worker ends first" "0 ready joined done" \
+expect_eq "napper: its sleep cut short, the worker ends first" "0 ready nap: interrupted joined done" \
 	"$rc $(cat "$TMP/napper.out" | tr '\n' ' ' | sed 's/ $//')"
 check "napper: the headline" grep -q "^lockhound: thread-dump: 2 threads (pid $napper_pid), on SIGUSR1\$" "$TMP/napper.err"
 expect_eq "napper: the worker holds nap_lock, asleep in napper()" 1 \
@@ -178,6 +178,33 @@ expect_eq "napper: the worker holds nap_lock, asleep in napper()" 1 \
 		grep -c '^    holds nap_lock (mutex 0x[0-9a-f]*), for [0-9]* ms, taken at:$')"
 expect_eq "napper: the record too" "['nap_lock']" \
 	"$(q "$TMP/napper.log" '[h["name"] for t in kind("thread-dump")[0]["threads"] if not t.get("main") for h in t["held"]]')"
+
+# ---- dump_interrupt=0: the sleep goes on -----------------------------------------
+# The same program, a 3-second nap: the dump does not ask the worker (it
+# would end the sleep), shows it in clock_nanosleep holding nap_lock, and
+# the sleep is whole.
+LH_EXTRA_OPTIONS=dump_interrupt=0
+start nap0 "$E2E/napper" $RT "$TMP/nap0.go" 3
+LH_EXTRA_OPTIONS=
+nap0_pid=$pid
+kill -USR1 "$pid"
+waitfor "$TMP/nap0.$pid.log" '"kind":"thread-dump"'
+waitfor "$TMP/nap0.out" '^joined$'
+release nap0
+expect_eq "dump_interrupt=0: the sleep is whole" "0 ready nap: whole joined done" \
+	"$rc $(cat "$TMP/nap0.out" | tr '\n' ' ' | sed 's/ $//')"
+check "dump_interrupt=0: the headline" \
+	grep -q "^lockhound: thread-dump: 2 threads (pid $nap0_pid), on SIGUSR1\$" "$TMP/nap0.err"
+sed -n '/^  thread [0-9]* "napper": /,/^  thread /p' "$TMP/nap0.err" >"$TMP/nap0.worker"
+check "dump_interrupt=0: the worker holds nap_lock" \
+	grep -q '^    holds nap_lock (mutex 0x[0-9a-f]*), for [0-9]* ms' "$TMP/nap0.worker"
+check "dump_interrupt=0: the worker's call" \
+	grep -q '^  thread [0-9]* "napper": in clock_nanosleep$' "$TMP/nap0.worker"
+check "dump_interrupt=0: no stack, and why" \
+	grep -q '^    stack unknown: not asked, so that its call goes on (dump_interrupt=0)$' \
+	"$TMP/nap0.worker"
+expect_eq "dump_interrupt=0: the record" "[('in-call', 'clock_nanosleep', ['nap_lock'])]" \
+	"$(q "$TMP/nap0.log" '[(t["no_answer"], t["in_call"], [h["name"] for h in t["held"]]) for t in kind("thread-dump")[0]["threads"] if not t.get("main")]')"
 
 # ---- a storm of 50 dumps during a 32-thread stress run --------------------------
 start storm "$E2E/stress" 32 "$TMP/storm.go"

@@ -35,6 +35,17 @@ START_TEST(test_options_defaults)
 	ck_assert_str_eq(o.log_path, "");
 	ck_assert_int_eq(o.exitcode, -1);
 	ck_assert_int_eq(o.inline_locks, 1);
+	ck_assert_int_eq(o.dump_interrupt, 1);
+}
+END_TEST
+
+START_TEST(test_options_dump_interrupt_is_0_or_1)
+{
+	ck_assert_int_eq(lh_options_parse(&o, "dump_interrupt=0", warn, NULL), 0);
+	ck_assert_int_eq(o.dump_interrupt, 0);
+	ck_assert_int_eq(lh_options_parse(&o, "dump_interrupt=no", warn, NULL), 1);
+	ck_assert_str_eq(warned[0], "dump_interrupt");
+	ck_assert_int_eq(o.dump_interrupt, 0);
 }
 END_TEST
 
@@ -172,6 +183,7 @@ options_suite(void)
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_options_defaults);
 	tcase_add_test(tc, test_options_inline_locks_is_0_or_1);
+	tcase_add_test(tc, test_options_dump_interrupt_is_0_or_1);
 	tcase_add_test(tc, test_options_parse_valid_pairs);
 	tcase_add_test(tc, test_options_skip_empty_pairs);
 	tcase_add_test(tc, test_options_warn_unknown_key_and_keep_going);
