@@ -871,6 +871,7 @@ struct dthread {
 
 struct dump {
 	enum trigger why;
+	bool quiet; /* threads in calls a signal would end are not asked */
 	struct dthread *th;
 	int n, cap;
 	long more; /* threads beyond MAX_THREADS */
@@ -1129,7 +1130,7 @@ collect(struct dump *d, uintptr_t self_cfa)
 			set_blocker(dt->tid, false);
 		}
 		/* dump_interrupt=0: a signal must not end its sleep early */
-		if (!lh_opt.dump_interrupt && (dt->in_call = call_a_signal_ends(dt->tid)) != NULL) {
+		if (d->quiet && (dt->in_call = call_a_signal_ends(dt->tid)) != NULL) {
 			dt->no_answer = NA_INCALL;
 			continue;
 		}
@@ -1685,7 +1686,7 @@ text_stack(struct lh_buf *b, const struct dthread *dt)
 		lh_buf_puts(b, "the signal could not be sent");
 		break;
 	case NA_INCALL:
-		lh_buf_puts(b, "not asked, so that its call goes on (dump_interrupt=0)");
+		lh_buf_puts(b, "not asked, so that its call goes on");
 		break;
 	case NA_TIMEOUT:
 		lh_buf_puts(b, "the thread did not answer within ");
@@ -2030,6 +2031,24 @@ send_to_cli(const struct lh_buf *text, const struct lh_buf *json)
 	}
 }
 
+/* Whether every `lockhound dump` waiting for this dump asked for a quiet
+ * one (--no-interrupt). One that asks while the dump is being made gets
+ * it as it is. */
+static bool
+cli_all_quiet(void)
+{
+	bool some = false;
+
+	for (int i = 0; i < MAX_CLI; i++) {
+		uint32_t cookie = atomic_load(&cli_cookies[i]);
+
+		if (cookie && !(cookie & LH_DUMP_COOKIE_QUIET))
+			return false;
+		some = some || cookie;
+	}
+	return some;
+}
+
 static void
 release(struct dump *d)
 {
@@ -2058,6 +2077,7 @@ dump(enum trigger why, uintptr_t self_cfa)
 
 	memset(&d, 0, sizeof(d));
 	d.why = why;
+	d.quiet = !lh_opt.dump_interrupt || (why == TRIGGER_CLI && cli_all_quiet());
 	lh_buf_init(&text);
 	lh_buf_init(&json);
 	lh_buf_init(&rec);

@@ -909,12 +909,16 @@ void lh_suppress_init(const char *path);
  * `lockhound dump` sends it to the process (sigqueue) with a random cookie,
  * and listens on the abstract unix socket LH_DUMP_SOCKET_PREFIX followed by
  * the cookie in 8 hex digits. The stream: LH_DUMP_PROTOCOL, the text, a NUL,
- * the thread-dump record, a NUL.
+ * the thread-dump record, a NUL. A cookie with LH_DUMP_COOKIE_QUIET set
+ * asks for a dump that leaves threads in calls a signal would end alone,
+ * as dump_interrupt=0 does (`lockhound dump --no-interrupt`; a runtime that
+ * does not know the bit takes it for part of the cookie).
  */
 #define LH_DUMP_RTSIG_BELOW_MAX 2
 #define LH_DUMP_MAGIC 0x6c68646dull /* "lhdm" */
 #define LH_DUMP_SOCKET_PREFIX "lockhound-dump-"
 #define LH_DUMP_PROTOCOL "lockhound-dump 1\n"
+#define LH_DUMP_COOKIE_QUIET 0x80000000u
 
 typedef int (*lh_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 struct sigaction;

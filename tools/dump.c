@@ -1,13 +1,17 @@
 /*
- * lockhound dump [--timeout=MS] PID: the thread dump of a running process
- * that has the runtime, printed on our stdout.
+ * lockhound dump [--timeout=MS] [--no-symbolize] [--no-interrupt] PID: the
+ * thread dump of a running process that has the runtime, printed on our
+ * stdout.
  *
  * The request cannot be turned into a write somewhere the requester
  * chooses: we listen on an abstract unix socket named after a random
  * cookie (LH_DUMP_SOCKET_PREFIX + 8 hex digits; no file, no path), send the
  * process the runtime's real-time signal with LH_DUMP_MAGIC and the cookie
- * as its value (sigqueue), and the process connects to that name and
- * streams its dump. Both ends check the other's credentials: the process
+ * as its value, and the process connects to that name and streams its
+ * dump. The signal goes to the runtime's dump thread (named "lockhound",
+ * it blocks every other signal) when there is one, so that the request
+ * itself does not land in a program thread and end its sleep; else to the
+ * process (sigqueue). Both ends check the other's credentials: the process
  * sends only to a listener of its own user (SO_PEERCRED at connect), and we
  * take the stream only from the process we asked (its pid and uid). We only
  * ask processes of our own user, and only those that have the runtime
@@ -27,7 +31,9 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,14 +48,17 @@
 void
 usage_dump(void)
 {
-	printf("usage: lockhound dump [--timeout=MS] [--no-symbolize] PID\n\n"
+	printf("usage: lockhound dump [--timeout=MS] [--no-symbolize] [--no-interrupt] PID\n\n"
 	       "Prints the thread dump of process PID, which must run with the lockhound\n"
 	       "runtime and belong to you: every thread, its state, the locks it holds\n"
 	       "and the one it waits for (and who holds that), and its stack; deadlocks\n"
 	       "first. Frames get file:line and inlined calls from the process's debug\n"
 	       "information.\n"
 	       "  --timeout=MS     wait at most MS milliseconds for the process (default %d)\n"
-	       "  --no-symbolize   function names only, as the process wrote them\n\n"
+	       "  --no-symbolize   function names only, as the process wrote them\n"
+	       "  --no-interrupt   leave threads that sleep, poll or wait on a socket alone\n"
+	       "                   (the dump's signal would end that call early): their\n"
+	       "                   call is shown instead of their stack\n\n"
 	       "Exits 0, 1 if the dump shows a deadlock, 2 if there is no dump to be had.\n",
 	       DEFAULT_TIMEOUT_MS);
 }
@@ -92,6 +101,57 @@ read_proc(pid_t pid, const char *name, char *buf, size_t size)
 	}
 	fclose(f);
 	return 0;
+}
+
+/* The runtime's dump thread of process pid (a thread named "lockhound"), or
+ * 0. */
+static pid_t
+dump_thread_of(pid_t pid)
+{
+	char path[64], comm[32];
+	struct dirent *e;
+	pid_t found = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if (!(dir = opendir(path)))
+		return 0;
+	while (!found && (e = readdir(dir)) != NULL) {
+		char name[80];
+		long tid = strtol(e->d_name, NULL, 10);
+
+		if (tid <= 0)
+			continue;
+		snprintf(name, sizeof(name), "task/%ld/comm", tid);
+		if (read_proc(pid, name, comm, sizeof(comm)) == 0 &&
+		    strcmp(comm, "lockhound\n") == 0)
+			found = (pid_t)tid;
+	}
+	closedir(dir);
+	return found;
+}
+
+/* Sends the request: to the dump thread if there is one, else to pid. 0 or
+ * -1 with errno. */
+static int
+send_request(pid_t pid, int rtsig, union sigval value)
+{
+	pid_t tid = dump_thread_of(pid);
+	siginfo_t si;
+
+	if (tid > 0) {
+		memset(&si, 0, sizeof(si));
+		si.si_signo = rtsig;
+		si.si_code = SI_QUEUE;
+		si.si_pid = getpid();
+		si.si_uid = getuid();
+		si.si_value = value;
+		if (syscall(SYS_rt_tgsigqueueinfo, pid, tid, rtsig, &si) == 0)
+			return 0;
+		if (errno != ESRCH) /* (a thread gone: ask the process) */
+			return -1;
+	}
+	return sigqueue(pid, rtsig, value);
 }
 
 /* The value after "Key:\t" in /proc/PID/status, or NULL. */
@@ -376,11 +436,13 @@ cmd_dump(int argc, char **argv)
 	union sigval value;
 	socklen_t alen;
 	pid_t pid = 0;
-	bool symbolize = true;
+	bool symbolize = true, quiet = false;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--no-symbolize") == 0) {
 			symbolize = false;
+		} else if (strcmp(argv[i], "--no-interrupt") == 0) {
+			quiet = true;
 		} else if (strncmp(argv[i], "--timeout=", 10) == 0) {
 			char *end;
 			long v = strtol(argv[i] + 10, &end, 10);
@@ -417,11 +479,13 @@ cmd_dump(int argc, char **argv)
 	if (!askable(pid, rtsig, what, sizeof(what)))
 		return EXIT_USAGE;
 
-	while (cookie == 0)
+	while ((cookie & ~LH_DUMP_COOKIE_QUIET) == 0) {
 		if (getrandom(&cookie, sizeof(cookie), 0) != sizeof(cookie)) {
 			cli_error("dump", "getrandom: %s", strerror(errno));
 			return EXIT_USAGE;
 		}
+		cookie = quiet ? cookie | LH_DUMP_COOKIE_QUIET : cookie & ~LH_DUMP_COOKIE_QUIET;
+	}
 	memset(&addr, 0, sizeof(addr));
 	addr.sun_family = AF_UNIX;
 	snprintf(name, sizeof(name), "%s%08x", LH_DUMP_SOCKET_PREFIX, cookie);
@@ -433,7 +497,7 @@ cmd_dump(int argc, char **argv)
 		goto out;
 	}
 	value.sival_ptr = (void *)(uintptr_t)(LH_DUMP_MAGIC << 32 | cookie);
-	if (sigqueue(pid, rtsig, value) < 0) {
+	if (send_request(pid, rtsig, value) < 0) {
 		cli_error(what, "%s",
 		          errno == ESRCH   ? "no such process"
 		          : errno == EPERM ? "permission denied"

@@ -12,9 +12,15 @@
  * (EINTR, as for any handler): it lets nap_lock go and ends while the dump
  * waits; main prints "joined" and waits for GOFILE. Expected: the dump
  * shows the worker holding nap_lock, as its stack shows it asleep, not a
- * thread that holds nothing. With dump_interrupt=0 the dump leaves the
- * worker's sleep alone: it shows the worker holding nap_lock in
- * clock_nanosleep, without a stack, and the sleep is whole.
+ * thread that holds nothing.
+ *
+ * With SECONDS, main does not block RTSIG, and naps as long itself (one
+ * nanosleep) before it joins, and says how that went too ("main nap: ...").
+ * A dump with dump_interrupt=0 leaves the worker's sleep alone: it shows
+ * the worker holding nap_lock in clock_nanosleep, without a stack, and the
+ * sleep is whole; main's is too when the request does not land in main
+ * (lockhound dump sends it to the runtime's own thread; kill -USR1's
+ * handler runs in main, which gets first go at a process's signal).
  */
 #include <errno.h>
 #define _GNU_SOURCE
@@ -84,11 +90,18 @@ main(int argc, char **argv)
 	pthread_create(&t, NULL, napper, NULL);
 	sigemptyset(&rt);
 	sigaddset(&rt, atoi(argv[1]));
-	pthread_sigmask(SIG_BLOCK, &rt, NULL); /* main only: after the create */
+	if (argc == 3)
+		pthread_sigmask(SIG_BLOCK, &rt, NULL); /* main only: after the create */
 	while (!napper_tid || !asleep(napper_tid))
 		nanosleep(&ms, NULL);
 	printf("ready\n");
 	fflush(stdout);
+	if (argc == 4) {
+		struct timespec nap = {nap_seconds, 0};
+		int cut = nanosleep(&nap, NULL) != 0 && errno == EINTR;
+
+		printf("main nap: %s\n", cut ? "interrupted" : "whole");
+	}
 	pthread_join(t, NULL);
 	printf("nap: %s\njoined\n", nap_interrupted ? "interrupted" : "whole");
 	fflush(stdout);

@@ -180,9 +180,10 @@ expect_eq "napper: the record too" "['nap_lock']" \
 	"$(q "$TMP/napper.log" '[h["name"] for t in kind("thread-dump")[0]["threads"] if not t.get("main") for h in t["held"]]')"
 
 # ---- dump_interrupt=0: the sleep goes on -----------------------------------------
-# The same program, a 3-second nap: the dump does not ask the worker (it
-# would end the sleep), shows it in clock_nanosleep holding nap_lock, and
-# the sleep is whole.
+# The same program, a 3-second nap (main naps too): the dump does not ask
+# the worker (it would end the sleep), shows it in clock_nanosleep holding
+# nap_lock, and the sleep is whole. Main's is cut short: kill -USR1's
+# handler runs there.
 LH_EXTRA_OPTIONS=dump_interrupt=0
 start nap0 "$E2E/napper" $RT "$TMP/nap0.go" 3
 LH_EXTRA_OPTIONS=
@@ -191,7 +192,8 @@ kill -USR1 "$pid"
 waitfor "$TMP/nap0.$pid.log" '"kind":"thread-dump"'
 waitfor "$TMP/nap0.out" '^joined$'
 release nap0
-expect_eq "dump_interrupt=0: the sleep is whole" "0 ready nap: whole joined done" \
+expect_eq "dump_interrupt=0: the sleep is whole (main's took the handler)" \
+	"0 ready main nap: interrupted nap: whole joined done" \
 	"$rc $(cat "$TMP/nap0.out" | tr '\n' ' ' | sed 's/ $//')"
 check "dump_interrupt=0: the headline" \
 	grep -q "^lockhound: thread-dump: 2 threads (pid $nap0_pid), on SIGUSR1\$" "$TMP/nap0.err"
@@ -201,10 +203,26 @@ check "dump_interrupt=0: the worker holds nap_lock" \
 check "dump_interrupt=0: the worker's call" \
 	grep -q '^  thread [0-9]* "napper": in clock_nanosleep$' "$TMP/nap0.worker"
 check "dump_interrupt=0: no stack, and why" \
-	grep -q '^    stack unknown: not asked, so that its call goes on (dump_interrupt=0)$' \
+	grep -q '^    stack unknown: not asked, so that its call goes on$' \
 	"$TMP/nap0.worker"
 expect_eq "dump_interrupt=0: the record" "[('in-call', 'clock_nanosleep', ['nap_lock'])]" \
 	"$(q "$TMP/nap0.log" '[(t["no_answer"], t["in_call"], [h["name"] for h in t["held"]]) for t in kind("thread-dump")[0]["threads"] if not t.get("main")]')"
+
+# ---- lockhound dump --no-interrupt: the same, for one dump ----------------------
+# The request goes to the runtime's own thread, not to a program thread
+# (whose sleep it would end), and the dump leaves the sleeper alone.
+start nap1 "$E2E/napper" $RT "$TMP/nap1.go" 3
+dump --no-interrupt "$pid"
+release nap1
+expect_eq "dump --no-interrupt: exit 0" 0 "$drc"
+expect_eq "dump --no-interrupt: both sleeps are whole" "0 ready main nap: whole nap: whole joined done" \
+	"$rc $(cat "$TMP/nap1.out" | tr '\n' ' ' | sed 's/ $//')"
+sed -n '/^  thread [0-9]* "napper": /,/^  thread /p' "$TMP/dump.out" >"$TMP/nap1.worker"
+check "dump --no-interrupt: the worker's call" \
+	grep -q '^  thread [0-9]* "napper": in clock_nanosleep$' "$TMP/nap1.worker"
+check "dump --no-interrupt: the worker holds nap_lock" \
+	grep -q '^    holds nap_lock (mutex 0x[0-9a-f]*), for [0-9]* ms' "$TMP/nap1.worker"
+check "dump --no-interrupt: in its usage" sh -c '"$1" dump --help | grep -q -- --no-interrupt' sh "$LOCKHOUND"
 
 # ---- a storm of 50 dumps during a 32-thread stress run --------------------------
 start storm "$E2E/stress" 32 "$TMP/storm.go"
