@@ -616,9 +616,27 @@ site_cmp_wait(const void *a, const void *b)
 	return site_cmp_count(a, b);
 }
 
+struct site_line;
+static struct site_line *site_lines(const struct crow *r, enum csite_role role, size_t *n);
+static void site_lines_free(struct site_line *l, size_t n);
+
+/* How many of r's sites of role read the same as another one (two calls on
+ * one line, an unrolled loop's copies of one call). */
+static size_t
+sites_merged(const struct crow *r, enum csite_role role)
+{
+	size_t n;
+	struct site_line *l = site_lines(r, role, &n);
+
+	site_lines_free(l, n);
+	return r->nsite[role] - n;
+}
+
 static void
 finish_row(struct crow *r)
 {
+	size_t merged;
+
 	r->name = row_name(r);
 	for (int k = 0; k < CSITE_ROLES; k++) {
 		for (size_t i = 0; i < r->nsite[k]; i++)
@@ -627,6 +645,11 @@ finish_row(struct crow *r)
 			qsort(r->site[k], r->nsite[k], sizeof(r->site[k][0]),
 			      k == CSITE_ACQUIRE ? site_cmp_count : site_cmp_wait);
 	}
+	/* The sites column counts places, as the lines under the row show
+	 * them: the record counts return addresses (and the wait sites are
+	 * acquire sites too). */
+	merged = sites_merged(r, CSITE_ACQUIRE) + sites_merged(r, CSITE_HOLDER);
+	r->sites = r->sites > merged ? r->sites - merged : r->sites != 0;
 }
 
 void
