@@ -606,7 +606,7 @@ TOOK_OWN_NESTED(took_shared_nested_ask, true, true)
  * site given away is cleared, then its count handed in (own_collect in
  * stats.c).
  */
-static struct lh_lock_own *
+static inline __attribute__((always_inline)) struct lh_lock_own *
 own_place(struct lh_thread *t, struct lh_lock *lk, const struct lh_held *h)
 {
 	int pick = -1, free_ = -1;
