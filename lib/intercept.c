@@ -1065,6 +1065,7 @@ LH_EXPORT void
 mtx_destroy(mtx_t *m)
 {
 	struct lh_thread *t;
+	bool named;
 
 	RESOLVE(mtx_destroy, "mtx_destroy", NULL);
 	if ((t = lh_enter()) != NULL) {
@@ -1072,13 +1073,12 @@ mtx_destroy(mtx_t *m)
 		lh_on_destroy(m);
 		lh_leave(t);
 	}
-	/* (an mtx_t is a pthread_mutex_t inside: the name in it goes too) */
-	if (lh_mutex_named((pthread_mutex_t *)(void *)m)) {
-		real.mtx_destroy(m);
-		lh_direct_clear_node((pthread_mutex_t *)(void *)m);
-		return;
-	}
+	/* (an mtx_t is a pthread_mutex_t inside: the name in it goes too;
+	 * asked first, since glibc's destroy makes its kind invalid) */
+	named = lh_mutex_named((pthread_mutex_t *)(void *)m);
 	real.mtx_destroy(m);
+	if (named)
+		lh_direct_clear_node((pthread_mutex_t *)(void *)m);
 }
 
 /* ---- condition variables ------------------------------------------------------ */
