@@ -836,7 +836,7 @@ enum no_answer {
 	NA_NOSIGNALS, /* dumps by signal are off: nobody is asked */
 	NA_FULL,      /* more threads than slots */
 	NA_SEND,      /* the request could not be sent (signal queue full) */
-	NA_INCALL,    /* in a call the signal would end (dump_interrupt=0) */
+	NA_INCALL,    /* in a call the signal would end (a quiet dump) */
 };
 
 struct dheld {
@@ -1071,10 +1071,10 @@ static const char *call_a_signal_ends(pid_t tid);
  * Phase one: the list of threads and their stacks. Every thread but the
  * dump thread is listed; the collector unwinds itself (from self_cfa);
  * the others are asked with the runtime's signal and waited for, at most
- * ANSWER_MS, but with dump_interrupt=0 not those in a call that the signal
- * would end early (a sleep, poll, epoll_wait, a socket call...): they are
- * shown with that call and their locks, without a stack. Returns 0 or a
- * negative errno.
+ * ANSWER_MS, but in a quiet dump (dump_interrupt=0, or `lockhound dump
+ * --no-interrupt`) not those in a call that the signal would end early (a
+ * sleep, poll, epoll_wait, a socket call...): they are shown with that
+ * call and their locks, without a stack. Returns 0 or a negative errno.
  */
 static int
 collect(struct dump *d, uintptr_t self_cfa)
@@ -1129,7 +1129,7 @@ collect(struct dump *d, uintptr_t self_cfa)
 			}
 			set_blocker(dt->tid, false);
 		}
-		/* dump_interrupt=0: a signal must not end its sleep early */
+		/* a quiet dump: a signal must not end its sleep early */
 		if (d->quiet && (dt->in_call = call_a_signal_ends(dt->tid)) != NULL) {
 			dt->no_answer = NA_INCALL;
 			continue;

@@ -22,6 +22,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -31,7 +32,6 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
-#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>

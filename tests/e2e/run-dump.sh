@@ -182,8 +182,9 @@ expect_eq "napper: the record too" "['nap_lock']" \
 # ---- dump_interrupt=0: the sleep goes on -----------------------------------------
 # The same program, a 3-second nap (main naps too): the dump does not ask
 # the worker (it would end the sleep), shows it in clock_nanosleep holding
-# nap_lock, and the sleep is whole. Main's is cut short: kill -USR1's
-# handler runs there.
+# nap_lock, and the sleep is whole. (Main's is cut short as a rule:
+# kill -USR1's handler runs there; not checked, since the signal can come
+# just before main's nap starts.)
 LH_EXTRA_OPTIONS=dump_interrupt=0
 start nap0 "$E2E/napper" $RT "$TMP/nap0.go" 3
 LH_EXTRA_OPTIONS=
@@ -192,9 +193,8 @@ kill -USR1 "$pid"
 waitfor "$TMP/nap0.$pid.log" '"kind":"thread-dump"'
 waitfor "$TMP/nap0.out" '^joined$'
 release nap0
-expect_eq "dump_interrupt=0: the sleep is whole (main's took the handler)" \
-	"0 ready main nap: interrupted nap: whole joined done" \
-	"$rc $(cat "$TMP/nap0.out" | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "dump_interrupt=0: the worker's sleep is whole" "0 ready nap: whole joined done" \
+	"$rc $(grep -v '^main nap: ' "$TMP/nap0.out" | tr '\n' ' ' | sed 's/ $//')"
 check "dump_interrupt=0: the headline" \
 	grep -q "^lockhound: thread-dump: 2 threads (pid $nap0_pid), on SIGUSR1\$" "$TMP/nap0.err"
 sed -n '/^  thread [0-9]* "napper": /,/^  thread /p' "$TMP/nap0.err" >"$TMP/nap0.worker"

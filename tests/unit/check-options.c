@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "check-main.h"
@@ -39,23 +41,30 @@ START_TEST(test_options_defaults)
 }
 END_TEST
 
-START_TEST(test_options_dump_interrupt_is_0_or_1)
+/* The switches: 0 or 1, anything else warned about by name and left. */
+START_TEST(test_options_switches_are_0_or_1)
 {
-	ck_assert_int_eq(lh_options_parse(&o, "dump_interrupt=0", warn, NULL), 0);
-	ck_assert_int_eq(o.dump_interrupt, 0);
-	ck_assert_int_eq(lh_options_parse(&o, "dump_interrupt=no", warn, NULL), 1);
-	ck_assert_str_eq(warned[0], "dump_interrupt");
-	ck_assert_int_eq(o.dump_interrupt, 0);
-}
-END_TEST
+	static const struct {
+		const char *key;
+		size_t off;
+	} sw[] = {
+		{"inline_locks", offsetof(struct lh_options, inline_locks)},
+		{"dump_interrupt", offsetof(struct lh_options, dump_interrupt)},
+	};
 
-START_TEST(test_options_inline_locks_is_0_or_1)
-{
-	ck_assert_int_eq(lh_options_parse(&o, "inline_locks=0", warn, NULL), 0);
-	ck_assert_int_eq(o.inline_locks, 0);
-	ck_assert_int_eq(lh_options_parse(&o, "inline_locks=2:inline_locks=yes", warn, NULL), 2);
-	ck_assert_str_eq(warned[0], "inline_locks");
-	ck_assert_int_eq(o.inline_locks, 0);
+	for (size_t i = 0; i < sizeof(sw) / sizeof(sw[0]); i++) {
+		char opts[96];
+		const int *v = (const int *)(const void *)((const char *)&o + sw[i].off);
+
+		setup();
+		snprintf(opts, sizeof(opts), "%s=0", sw[i].key);
+		ck_assert_int_eq(lh_options_parse(&o, opts, warn, NULL), 0);
+		ck_assert_int_eq(*v, 0);
+		snprintf(opts, sizeof(opts), "%s=2:%s=yes", sw[i].key, sw[i].key);
+		ck_assert_int_eq(lh_options_parse(&o, opts, warn, NULL), 2);
+		ck_assert_str_eq(warned[0], sw[i].key);
+		ck_assert_int_eq(*v, 0);
+	}
 }
 END_TEST
 
@@ -182,8 +191,7 @@ options_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_options_defaults);
-	tcase_add_test(tc, test_options_inline_locks_is_0_or_1);
-	tcase_add_test(tc, test_options_dump_interrupt_is_0_or_1);
+	tcase_add_test(tc, test_options_switches_are_0_or_1);
 	tcase_add_test(tc, test_options_parse_valid_pairs);
 	tcase_add_test(tc, test_options_skip_empty_pairs);
 	tcase_add_test(tc, test_options_warn_unknown_key_and_keep_going);
