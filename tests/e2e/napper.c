@@ -22,8 +22,8 @@
  * (lockhound dump sends it to the runtime's own thread; kill -USR1's
  * handler runs in main, which gets first go at a process's signal).
  */
-#include <errno.h>
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
