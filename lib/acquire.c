@@ -519,18 +519,13 @@ lh_took_direct(pthread_mutex_t *m, uintptr_t pc, uintptr_t cfa, uint64_t htm,
 static __attribute__((noinline)) LH_NO_SLP int
 took_own(const void *addr, uintptr_t pc, uintptr_t cfa, uint64_t htm, struct lh_thread *t)
 {
-	const pthread_rwlock_t *rw = addr;
-	const pthread_mutex_t *m = addr;
-	unsigned type = LH_TOOK_TYPE(htm);
 	struct lh_lock_own *own;
 	struct lh_lock *lk;
+	lh_word *w0, *w1;
 	uint64_t id;
 
-	if (type == LH_TYPE_RWLOCK && lh_rw_named(rw)) {
-		if (!lh_rw_decode(rw, &lk, &id))
-			goto slow;
-	} else if ((type == LH_TYPE_MUTEX || type == LH_TYPE_MTX) && lh_mutex_named(m)) {
-		if (!lh_direct_decode(m, &lk, &id))
+	if (lh_name_words(addr, LH_TOOK_TYPE(htm), &w0, &w1)) {
+		if (!lh_name_get(w0, w1, addr, &lk, &id))
 			goto slow;
 	} else if ((lk = lh_locktab_find(addr)) != NULL) {
 		id = lk->id;

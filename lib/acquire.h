@@ -95,33 +95,53 @@ lh_chain_at(const struct lh_thread *t, uint32_t i)
 }
 
 /*
+ * Whether the lock at addr (of type) names its node in itself (direct.h):
+ * most mutexes (C11's too: a pthread_mutex_t inside) and process-private
+ * read-write locks; then *w0 and *w1 are the two words that do (else
+ * NULL). Spin locks have no room.
+ */
+static inline bool
+lh_name_words(const void *addr, unsigned type, lh_word **w0, lh_word **w1)
+{
+	const pthread_mutex_t *m = addr;
+	const pthread_rwlock_t *rw = addr;
+
+	if ((type == LH_TYPE_MUTEX || type == LH_TYPE_MTX) && lh_mutex_named(m)) {
+		*w0 = LH_MUTEX_W0(m);
+		*w1 = LH_MUTEX_W1(m);
+		return true;
+	}
+	if (type == LH_TYPE_RWLOCK && lh_rw_named(rw)) {
+		*w0 = LH_RW_W0(rw);
+		*w1 = LH_RW_W1(rw);
+		return true;
+	}
+	*w0 = *w1 = NULL;
+	return false;
+}
+
+/*
  * The node of the lock at addr and its id (*id), made if it is new; NULL:
- * untracked. Most mutexes and process-private read-write locks keep their
- * node in themselves (direct.h), which spares the lock table's two
- * dependent cache misses when a program takes many locks in turn.
+ * untracked. A lock that names its node (lh_name_words) spares the lock
+ * table's two dependent cache misses when a program takes many locks in
+ * turn.
  */
 static inline struct lh_lock *
 lh_lock_of(struct lh_thread *t, const void *addr, enum lh_lock_type type, uint64_t *id)
 {
-	pthread_mutex_t *m = (pthread_mutex_t *)(uintptr_t)addr;
-	pthread_rwlock_t *rw = (pthread_rwlock_t *)(uintptr_t)addr;
-	bool direct = (type == LH_TYPE_MUTEX || type == LH_TYPE_MTX) && lh_mutex_named(m);
-	bool named = type == LH_TYPE_RWLOCK && lh_rw_named(rw);
+	lh_word *w0, *w1;
+	bool named = lh_name_words(addr, type, &w0, &w1);
 	struct lh_lock *lk;
 
 	/* A name whose node has another id now is stale: the table knows. */
-	if (direct && (lk = lh_direct_node(m, id)) != NULL && LH_LIKELY(lk->id == *id))
-		return lk;
-	if (named && lh_rw_decode(rw, &lk, id) && LH_LIKELY(lk->id == *id))
+	if (named && lh_name_get(w0, w1, addr, &lk, id) && LH_LIKELY(lk->id == *id))
 		return lk;
 	lk = lh_locktab_find(addr);
 	if (LH_UNLIKELY(!lk) && !(lk = lh_lock_slow(t, addr, type)))
 		return NULL;
 	*id = lk->id;
-	if (direct)
-		lh_direct_set_node(m, lk, *id);
-	else if (named)
-		lh_rw_set_node(rw, lk, *id);
+	if (named)
+		lh_name_set(w0, w1, addr, lk, *id);
 	return lk;
 }
 

@@ -170,16 +170,15 @@ lh_name_clear(lh_word *w0, lh_word *w1)
 	__atomic_store_n(w1, 0, __ATOMIC_RELAXED);
 }
 
-/* A normal mutex's words: __list.__prev and __list.__next. */
-#define LH_MUTEX_WORDS(m)                                                                \
-	(lh_word *)(uintptr_t)&(m)->__data.__list.__prev,                                \
-		(lh_word *)(uintptr_t)&(m)->__data.__list.__next
+/* A mutex's words: __list.__prev and __list.__next. */
+#define LH_MUTEX_W0(m) ((lh_word *)(uintptr_t) & (m)->__data.__list.__prev)
+#define LH_MUTEX_W1(m) ((lh_word *)(uintptr_t) & (m)->__data.__list.__next)
 
 /* m's node (*lk) and its id, if it has them. */
 static inline bool
 lh_direct_decode(const pthread_mutex_t *m, struct lh_lock **lk, uint64_t *id)
 {
-	return lh_name_get(LH_MUTEX_WORDS(m), m, lk, id);
+	return lh_name_get(LH_MUTEX_W0(m), LH_MUTEX_W1(m), m, lk, id);
 }
 
 /* m's node and its id, or NULL. */
@@ -194,13 +193,13 @@ lh_direct_node(const pthread_mutex_t *m, uint64_t *id)
 static inline void
 lh_direct_set_node(pthread_mutex_t *m, struct lh_lock *lk, uint64_t id)
 {
-	lh_name_set(LH_MUTEX_WORDS(m), m, lk, id);
+	lh_name_set(LH_MUTEX_W0(m), LH_MUTEX_W1(m), m, lk, id);
 }
 
 static inline void
 lh_direct_clear_node(pthread_mutex_t *m)
 {
-	lh_name_clear(LH_MUTEX_WORDS(m));
+	lh_name_clear(LH_MUTEX_W0(m), LH_MUTEX_W1(m));
 }
 
 /*
@@ -239,8 +238,8 @@ _Static_assert(offsetof(pthread_rwlock_t, __data.__pad4) ==
 		       offsetof(pthread_rwlock_t, __data.__pad3) % 8 == 0,
 	       "__pad3 and __pad4: one aligned 8-byte word");
 
-#define LH_RW_WORDS(rw)                                                                  \
-	(lh_word *)(uintptr_t)&(rw)->__data.__pad3, (lh_word *)(uintptr_t)&(rw)->__data.__pad2
+#define LH_RW_W0(rw) ((lh_word *)(uintptr_t) & (rw)->__data.__pad3)
+#define LH_RW_W1(rw) ((lh_word *)(uintptr_t) & (rw)->__data.__pad2)
 
 static inline bool
 lh_rw_named(const pthread_rwlock_t *rw)
@@ -253,19 +252,7 @@ lh_rw_named(const pthread_rwlock_t *rw)
 static inline bool
 lh_rw_decode(const pthread_rwlock_t *rw, struct lh_lock **lk, uint64_t *id)
 {
-	return lh_name_get(LH_RW_WORDS(rw), rw, lk, id);
-}
-
-static inline void
-lh_rw_set_node(pthread_rwlock_t *rw, struct lh_lock *lk, uint64_t id)
-{
-	lh_name_set(LH_RW_WORDS(rw), rw, lk, id);
-}
-
-static inline void
-lh_rw_clear_node(pthread_rwlock_t *rw)
-{
-	lh_name_clear(LH_RW_WORDS(rw));
+	return lh_name_get(LH_RW_W0(rw), LH_RW_W1(rw), rw, lk, id);
 }
 
 #endif /* LOCKHOUND_DIRECT_H */

@@ -352,7 +352,7 @@ rw_node_checks(void)
 	struct lh_lock *fake = (struct lh_lock *)&attr;
 	bool ok;
 
-	lh_rw_set_node(&rw, fake, 12345);
+	lh_name_set(LH_RW_W0(&rw), LH_RW_W1(&rw), &rw, fake, 12345);
 	ok = rw_names(&rw, fake, 12345) && rw.__data.__shared == 0;
 	ok = ok && glibc_rwlock_rdlock(&rw) == 0 && glibc_rwlock_tryrdlock(&rw) == 0 &&
 	     glibc_rwlock_unlock(&rw) == 0 && glibc_rwlock_unlock(&rw) == 0;
@@ -686,14 +686,19 @@ release_top(struct lh_thread *t, const void *lock, uint32_t *top)
 #define DESTROY(type, lock, call)                                                        \
 	do {                                                                             \
 		struct lh_thread *t_ = lh_enter();                                       \
+		lh_word *w0_, *w1_;                                                      \
+		/* Asked before the call, which makes a mutex's kind invalid. */       \
+		bool named_ = lh_name_words((lock), (type), &w0_, &w1_);                \
 		int rc_;                                                                 \
                                                                                          \
-		if (!t_)                                                                 \
-			return call;                                                     \
-		lh_misuse_destroy((lock), (type), CFA());                                \
-		lh_leave(t_);                                                            \
+		if (t_) {                                                                \
+			lh_misuse_destroy((lock), (type), CFA());                        \
+			lh_leave(t_);                                                    \
+		}                                                                        \
 		rc_ = call;                                                              \
-		if (rc_ == 0) {                                                          \
+		if (rc_ == 0 && named_) /* the name goes with the lock */               \
+			lh_name_clear(w0_, w1_);                                         \
+		if (rc_ == 0 && t_) {                                                    \
 			t_->busy = 1;                                                    \
 			lh_on_destroy(lock);                                             \
 			t_->busy = 0;                                                    \
@@ -868,22 +873,10 @@ pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr)
 	INIT(LH_TYPE_MUTEX, m, real_mutex_init(m, attr));
 }
 
-/* glibc's destroy, and the node named in the mutex goes with it. */
-static int
-mutex_destroy(pthread_mutex_t *m)
-{
-	bool named = lh_mutex_named(m);
-	int rc = real_mutex_destroy(m);
-
-	if (rc == 0 && named)
-		lh_direct_clear_node(m);
-	return rc;
-}
-
 LH_EXPORT int
 pthread_mutex_destroy(pthread_mutex_t *m)
 {
-	DESTROY(LH_TYPE_MUTEX, m, mutex_destroy(m));
+	DESTROY(LH_TYPE_MUTEX, m, real_mutex_destroy(m));
 }
 
 /* ---- reader-writer locks --------------------------------------------------- */
@@ -965,22 +958,10 @@ pthread_rwlock_init(pthread_rwlock_t *rw, const pthread_rwlockattr_t *attr)
 	INIT(LH_TYPE_RWLOCK, rw, real_rwlock_init(rw, attr));
 }
 
-/* glibc's destroy, and the node named in a private lock goes with it. */
-static int
-rwlock_destroy(pthread_rwlock_t *rw)
-{
-	bool named = lh_rw_named(rw);
-	int rc = real_rwlock_destroy(rw);
-
-	if (rc == 0 && named)
-		lh_rw_clear_node(rw);
-	return rc;
-}
-
 LH_EXPORT int
 pthread_rwlock_destroy(pthread_rwlock_t *rw)
 {
-	DESTROY(LH_TYPE_RWLOCK, rw, rwlock_destroy(rw));
+	DESTROY(LH_TYPE_RWLOCK, rw, real_rwlock_destroy(rw));
 }
 
 /* ---- spinlocks --------------------------------------------------------------- */
@@ -1065,7 +1046,9 @@ LH_EXPORT void
 mtx_destroy(mtx_t *m)
 {
 	struct lh_thread *t;
-	bool named;
+	lh_word *w0, *w1;
+	/* As DESTROY: asked before glibc's destroy makes the kind invalid. */
+	bool named = lh_name_words(m, LH_TYPE_MTX, &w0, &w1);
 
 	RESOLVE(mtx_destroy, "mtx_destroy", NULL);
 	if ((t = lh_enter()) != NULL) {
@@ -1073,12 +1056,9 @@ mtx_destroy(mtx_t *m)
 		lh_on_destroy(m);
 		lh_leave(t);
 	}
-	/* (an mtx_t is a pthread_mutex_t inside: the name in it goes too;
-	 * asked first, since glibc's destroy makes its kind invalid) */
-	named = lh_mutex_named((pthread_mutex_t *)(void *)m);
 	real.mtx_destroy(m);
 	if (named)
-		lh_direct_clear_node((pthread_mutex_t *)(void *)m);
+		lh_name_clear(w0, w1);
 }
 
 /* ---- condition variables ------------------------------------------------------ */
