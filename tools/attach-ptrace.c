@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "attach.h"
+#include "lockhound-cli.h"
 
 #ifndef PTRACE_EVENT_STOP
 #define PTRACE_EVENT_STOP 128
@@ -118,31 +119,43 @@ is_kthread(pid_t pid)
 }
 
 pid_t
-attach_live_tid(pid_t pid)
+cli_find_task(pid_t pid, bool (*pick)(const char *buf), const char *file)
 {
-	char path[64], status[4096];
+	char path[64], buf[4096];
 	struct dirent *e;
-	pid_t live = 0;
+	pid_t found = 0;
 	DIR *d;
 
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
 	d = opendir(path);
 	while (d && (e = readdir(d)) != NULL) {
 		char p2[96];
-		const char *st;
 		long tid = strtol(e->d_name, NULL, 10);
 
 		if (tid <= 0)
 			continue;
-		snprintf(p2, sizeof(p2), "/proc/%d/task/%ld/status", (int)pid, tid);
-		if (read_small(p2, status, sizeof(status)) > 0 &&
-		    (st = status_field(status, "State")) != NULL && *st != 'Z' && *st != 'X' &&
-		    (!live || tid == pid))
-			live = (pid_t)tid;
+		snprintf(p2, sizeof(p2), "/proc/%d/task/%ld/%s", (int)pid, tid, file);
+		if (read_small(p2, buf, sizeof(buf)) > 0 && pick(buf) && (!found || tid == pid))
+			found = (pid_t)tid;
 	}
 	if (d)
 		closedir(d);
-	return live;
+	return found;
+}
+
+/* A thread's status: it has not exited. */
+static bool
+status_live(const char *status)
+{
+	const char *st = status_field(status, "State");
+
+	return st && *st != 'Z' && *st != 'X';
+}
+
+pid_t
+attach_live_tid(pid_t pid)
+{
+	return cli_find_task(pid, status_live, "status");
 }
 
 /* Whether some thread of pid has not exited (its main thread may have:

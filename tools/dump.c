@@ -22,7 +22,6 @@
  */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -103,32 +102,11 @@ read_proc(pid_t pid, const char *name, char *buf, size_t size)
 	return 0;
 }
 
-/* The runtime's dump thread of process pid (a thread named "lockhound"), or
- * 0. */
-static pid_t
-dump_thread_of(pid_t pid)
+/* A thread's comm: the runtime's dump thread. */
+static bool
+comm_is_dump_thread(const char *comm)
 {
-	char path[64], comm[32];
-	struct dirent *e;
-	pid_t found = 0;
-	DIR *dir;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	if (!(dir = opendir(path)))
-		return 0;
-	while (!found && (e = readdir(dir)) != NULL) {
-		char name[80];
-		long tid = strtol(e->d_name, NULL, 10);
-
-		if (tid <= 0)
-			continue;
-		snprintf(name, sizeof(name), "task/%ld/comm", tid);
-		if (read_proc(pid, name, comm, sizeof(comm)) == 0 &&
-		    strcmp(comm, "lockhound\n") == 0)
-			found = (pid_t)tid;
-	}
-	closedir(dir);
-	return found;
+	return strcmp(comm, "lockhound\n") == 0;
 }
 
 /* Sends the request: to the dump thread if there is one, else to pid. 0 or
@@ -136,7 +114,7 @@ dump_thread_of(pid_t pid)
 static int
 send_request(pid_t pid, int rtsig, union sigval value)
 {
-	pid_t tid = dump_thread_of(pid);
+	pid_t tid = cli_find_task(pid, comm_is_dump_thread, "comm");
 	siginfo_t si;
 
 	if (tid > 0) {

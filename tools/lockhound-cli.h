@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #define EXIT_CLEAN 0
 #define EXIT_FINDINGS 1
@@ -29,6 +30,11 @@ bool cli_wants_help(int argc, char **argv);
  * its build tree, else the installed one. Its path into buf; false if it
  * cannot be read (attach-runtime.c). */
 bool cli_find_runtime(char *buf, size_t size);
+
+/* A thread of process pid whose /proc/PID/task/TID/FILE (e.g. "comm")
+ * pick() takes: the main thread if it is one, else the first; 0 if none
+ * (attach-ptrace.c). */
+pid_t cli_find_task(pid_t pid, bool (*pick)(const char *buf), const char *file);
 
 int cmd_run(int argc, char **argv);
 void usage_run(void);
